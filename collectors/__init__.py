@@ -1,0 +1,11 @@
+"""Probe collectors. `COLLECTORS` is the only registry: one line per collector module.
+
+The config schemas are derived from it (each class carries `kind` and `config_model`), so a new probe is
+one new module plus one line here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+COLLECTORS: dict[str, Any] = {}
