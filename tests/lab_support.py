@@ -1,0 +1,93 @@
+"""Shared helpers for tests that need the real lab endpoints started by `tests/lab/run`.
+
+A lab test calls `require_lab()` (or uses the `lab` fixture from tests/conftest.py). Outside the lab
+(`VIGIE_LAB` is not "1") it skips and says why; when `VIGIE_LAB_REQUIRED=1` (CI) it fails instead, so a
+broken lab can never turn into a green run of skipped tests.
+
+The endpoint addresses are fixed by the services.d scripts and collected here, so tests never spell them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
+
+
+@dataclass(frozen=True)
+class LabEndpoints:
+    """Where the lab services listen (see tests/lab/services.d/)."""
+
+    ns: str = "vigie-h1"  # network namespace of the test host
+    ns_if: str = "vigie-h1"  # the host's veth, inside the namespace
+    root_if: str = "vigie-h0"  # its peer in the root namespace
+    ns_host: str = "10.250.0.2"  # the test host
+    ns_gateway: str = "10.250.0.1"  # our side of the veth
+    snmpsim: tuple[str, int] = ("127.0.0.1", 1161)  # snmpsim: recorded walks, v2c + v3
+    snmpsim6: tuple[str, int] = ("::1", 1161)
+    snmpd: tuple[str, int] = ("127.0.0.1", 1162)  # Debian snmpd on loopback
+    snmpd_ns: tuple[str, int] = ("10.250.0.2", 161)  # Debian snmpd inside the namespace
+    community: str = "public"  # snmpd communities (read-only)
+    v3_user: str = "vigie"  # snmpd v3 authPriv SHA/AES user
+    v3_auth_key: str = "vigie-auth-key"
+    v3_priv_key: str = "vigie-priv-key"
+    simulator_user: str = "simulator"  # snmpsim v3 user (context name = data file stem)
+    simulator_auth_key: str = "auctoritas"
+    simulator_priv_key: str = "privatus"
+    run_dir: Path | None = None  # VIGIE_LAB_RUN: pid files, logs, generated data
+
+
+ENDPOINTS = LabEndpoints(run_dir=Path(os.environ["VIGIE_LAB_RUN"]) if os.environ.get("VIGIE_LAB_RUN") else None)
+
+
+def lab_required() -> bool:
+    return os.environ.get("VIGIE_LAB_REQUIRED") == "1"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip with `reason` when `condition` is false, or fail when the lab is required (CI)."""
+    if condition:
+        return
+    if lab_required():
+        pytest.fail(f"VIGIE_LAB_REQUIRED=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def require_lab() -> LabEndpoints:
+    """Skip (or fail under VIGIE_LAB_REQUIRED=1) unless the lab endpoints were started."""
+    require(
+        os.environ.get("VIGIE_LAB") == "1",
+        "lab endpoints not started (run through `tests/lab/run`, as root, which sets VIGIE_LAB=1)",
+    )
+    return ENDPOINTS
+
+
+def require_root() -> None:
+    require(os.geteuid() == 0, "needs root (network namespaces, raw sockets)")
+
+
+def require_binary(name: str) -> str:
+    path = shutil.which(name)
+    require(path is not None, f"`{name}` is not installed (see .ci/apt-packages.txt)")
+    assert path is not None
+    return path
+
+
+def require_shared_fixtures() -> Path:
+    """The LibreNMS recordings in ../shared/fixtures: read at test time, never copied into the repo."""
+    require(SHARED_FIXTURES.is_dir(), f"shared fixtures not found at {SHARED_FIXTURES}")
+    return SHARED_FIXTURES
+
+
+def ns_exec(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a command inside the lab namespace (root only)."""
+    return subprocess.run(
+        ["ip", "netns", "exec", ENDPOINTS.ns, *argv], check=check, capture_output=True, text=True, timeout=10
+    )
