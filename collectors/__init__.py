@@ -8,4 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-COLLECTORS: dict[str, Any] = {}
+from collectors.icmp import IcmpCollector
+
+COLLECTORS: dict[str, Any] = {
+    IcmpCollector.kind: IcmpCollector,
+}

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from lab_support import LabEndpoints, require_lab  # noqa: E402
+from lab_support import LabEndpoints, require_lab
 
 
 @pytest.fixture
