@@ -16,7 +16,7 @@ setup: $(STAMP)
 
 # The main job. Until the agent runtime lands, it evaluates the shipped example cases with the SLA engine.
 run: $(STAMP)
-	$(BIN)/vigie demo
+	$(BIN)/vigie sla compute examples/*.yaml --format table
 
 # System packages for the real test endpoints (root only; a non-root contributor sees those tests skip).
 apt:

@@ -1,0 +1,530 @@
+"""One service instance, one month: from outages (or samples), exclusions and tickets to the contract's
+figures. `compute` is the whole engine in one pure call; `to_json` is the stable output of sla-semantics §7.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from sla.availability import (
+    availability_pct,
+    capped_total_pct,
+    claim_alert_date,
+    claim_deadline,
+    counted_seconds,
+    euros,
+    tier_pct,
+)
+from sla.calendars import Clock, HolidayCalendar, Month, epoch, from_epoch, local_midnight, windows
+from sla.gtr import TicketResult, evaluate_ticket, ho_availability_pct, target_for
+from sla.intervals import IntervalSet, intersect, measure, normalize, overlaps
+from sla.model import (
+    Cause,
+    Denominator,
+    Exclusion,
+    Outage,
+    Policy,
+    Qualification,
+    Service,
+    Ticket,
+    UnknownAs,
+    Window,
+)
+from sla.profiles import ContractProfile, Regime, profile_for
+from sla.qualify import combine, qualify_probe
+
+SIXTY = Decimal(60)
+GTD_MONTHS = 6  # VGA 5.3 "calculé sur une période de six (6) mois"
+
+
+@dataclass(frozen=True)
+class ProbeSamples:
+    """All samples of one probe: sorted epoch seconds and outcomes."""
+
+    probe: str
+    times: npt.NDArray[np.int64]
+    ok: npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Case:
+    month: Month
+    service: Service
+    policy: Policy = field(default_factory=Policy)
+    qualification: Qualification = field(default_factory=Qualification)
+    outages: tuple[Outage, ...] = ()
+    samples: tuple[ProbeSamples, ...] | None = None
+    exclusions: tuple[Exclusion, ...] = ()
+    tickets: tuple[Ticket, ...] = ()
+
+
+@dataclass(frozen=True)
+class OutageLine:
+    start: int
+    end: int
+    notified: bool
+    counted: bool
+    window_s: int
+    excluded_s: int
+
+
+@dataclass(frozen=True)
+class ExclusionLine:
+    exclusion: Exclusion
+    applied: bool
+    why_not: str | None
+    excluded_s: int
+
+
+@dataclass(frozen=True)
+class Gtd:
+    first_month: Month
+    last_month: Month
+    availability_pct: Decimal
+    objective_pct: Decimal
+    data_completeness_pct: Decimal
+
+
+@dataclass(frozen=True)
+class Statement:
+    month: Month
+    service: Service
+    profile: ContractProfile
+    policy: Policy
+    minutes_in_month: Decimal
+    coverage_minutes: Decimal
+    unavailable_minutes: Decimal
+    excluded_minutes: Decimal
+    counted_minutes: Decimal
+    availability_pct: Decimal
+    gross_availability_pct: Decimal
+    shadow: dict[str, Decimal] | None
+    objective_pct: Decimal | None
+    objective_met: bool | None
+    tier_pct: Decimal
+    availability_credit_eur: Decimal
+    tickets: tuple[TicketResult, ...]
+    gtr_penalty_pct: Decimal
+    total_credit_pct: Decimal
+    total_credit_eur: Decimal
+    cap_applied: bool
+    claim_deadline: date | None
+    claim_alert_date: date | None
+    outages: tuple[OutageLine, ...]
+    microcuts: tuple[tuple[int, int], ...]
+    exclusions: tuple[ExclusionLine, ...]
+    unknown_minutes: Decimal
+    data_completeness_pct: Decimal
+    gtd: Gtd | None
+    flags: tuple[str, ...]
+
+
+def in_service_period(month: Month, service: Service) -> tuple[int, int]:
+    """sla-semantics §2: `in_service_from` from 00:00, `in_service_until` through 24:00, Europe/Paris."""
+    start, end = month.start, month.end
+    if service.in_service_from is not None:
+        start = max(start, local_midnight(service.in_service_from))
+    if service.in_service_until is not None:
+        end = min(end, local_midnight(service.in_service_until + timedelta(days=1)))
+    if end <= start:
+        raise ValueError(f"service {service.id!r} is not in service during {month}")
+    return start, end
+
+
+def applicable_exclusions(
+    exclusions: Sequence[Exclusion],
+) -> tuple[IntervalSet, list[tuple[Exclusion, str | None]]]:
+    """STD x.1.4 / VGA 5.1: which exclusions excuse unavailability, and why the others do not."""
+    applied: list[tuple[int, int]] = []
+    verdicts: list[tuple[Exclusion, str | None]] = []
+    for x in exclusions:
+        why_not = None
+        if not x.cause.is_excusable:
+            why_not = "freezes the VGA GTR clock only (VGA 5.8); not an exclusion"
+        elif x.cause is Cause.PLANNED_MAINTENANCE and (x.announced_at is None or x.announced_at >= x.start):
+            # STD x.1.1 "hors périodes de maintenance programmées": programmed means announced before it began.
+            why_not = "maintenance not announced before it started: counts as unavailability"
+        else:
+            applied.append((epoch(x.start), epoch(x.end)))
+        verdicts.append((x, why_not))
+    return normalize(applied), verdicts
+
+
+def _service_timeline(case: Case, period: tuple[int, int]) -> tuple[list[Outage], IntervalSet]:
+    """Outages and unknown time, either given or qualified from samples (sla-semantics §5)."""
+    if case.samples is None:
+        return list(case.outages), []
+    q = case.qualification
+    probes = {
+        p.probe: qualify_probe(
+            p.times,
+            p.ok,
+            period=period,
+            down_after=q.down_after,
+            up_after=q.up_after,
+            interval_s=q.interval_s,
+        )
+        for p in case.samples
+    }
+    profile = profile_for(case.service.contract, case.month.first_day)
+    timeline = combine(probes, period=period, groups=profile.unavailability_groups, quorum=q.quorum)
+    outages = [Outage(start=from_epoch(s), end=from_epoch(e)) for s, e in timeline.down]
+    return outages, timeline.unknown
+
+
+def compute(case: Case) -> Statement:
+    month, service, policy = case.month, case.service, case.policy
+    profile = profile_for(service.contract, month.first_day)
+    calendar = HolidayCalendar(policy.holidays_subdivision, policy.extra_closed_days)
+    period = in_service_period(month, service)
+    gtd_first = month
+    for _ in range(GTD_MONTHS - 1):
+        gtd_first = gtd_first.previous()
+    qualification_period = (gtd_first.start if profile.regime is Regime.VGA else month.start, month.end)
+    outages, unknown_all = _service_timeline(case, qualification_period)
+
+    # CP preamble "Interruption": microcoupures are excluded; listed apart, never in U.
+    microcut_s = case.qualification.microcut_s
+    microcuts = [o for o in outages if epoch(o.end) - epoch(o.start) < microcut_s]
+    real = [o for o in outages if epoch(o.end) - epoch(o.start) >= microcut_s]
+
+    ticket_lives = [
+        (
+            epoch(t.opened_at),
+            epoch(t.restored_at) if t.restored_at else max(month.end, epoch(t.opened_at) + 1),
+        )
+        for t in case.tickets
+    ]
+
+    def notified(o: Outage) -> bool:
+        # STD x.1.1 "En cas de notification d'un Incident": notified directly or covered by a ticket's life.
+        span = (epoch(o.start), epoch(o.end))
+        return o.notified_at is not None or any(overlaps(span, life) for life in ticket_lives)
+
+    notified_set = normalize((epoch(o.start), epoch(o.end)) for o in real if notified(o))
+    observed_set = normalize((epoch(o.start), epoch(o.end)) for o in real)
+    unknown_counted = unknown_all if policy.unknown_as is UnknownAs.UNAVAILABLE else []
+    excluded_set, verdicts = applicable_exclusions(case.exclusions)
+    main_u = normalize(
+        observed_set + unknown_counted if policy.count_unnotified else notified_set + unknown_counted
+    )
+    measured_u = normalize(observed_set + unknown_counted)
+
+    whole = [period]
+    coverage = windows(Clock.COVERAGE, *period, calendar)
+    business = windows(Clock.BUSINESS_HOURS, *period, calendar)
+    shadow: dict[str, Decimal] | None = None
+    if profile.regime is Regime.VGA:
+        # sla-semantics §2 VGA: the month's figure in Heures Ouvrées, informational (GTD is over 6 months).
+        window, denominator, basis = business, measure(business), business
+    else:
+        use_coverage = policy.window is Window.COVERAGE or policy.denominator is Denominator.COVERAGE_WINDOW
+        window = coverage if use_coverage else whole
+        denominator = (
+            measure(coverage) if policy.denominator is Denominator.COVERAGE_WINDOW else measure(whole)
+        )
+        basis = coverage
+        u_all, x_all = counted_seconds(main_u, whole, excluded_set)
+        u_cov, x_cov = counted_seconds(main_u, coverage, excluded_set)
+        u_meas, x_meas = counted_seconds(measured_u, window, excluded_set)
+        shadow = {
+            "all_hours_pct": availability_pct(measure(whole), u_all - x_all),
+            "coverage_only_pct": availability_pct(measure(coverage), u_cov - x_cov),
+            "measured_pct": availability_pct(denominator, u_meas - x_meas),
+        }
+    unavailable_s, excluded_s = counted_seconds(main_u, window, excluded_set)
+    counted_s = unavailable_s - excluded_s
+    availability = availability_pct(denominator, counted_s)
+    gross = availability_pct(denominator, unavailable_s)
+
+    flags: list[str] = []
+    if profile.regime is Regime.STD:
+        objective_pct: Decimal | None = profile.objective_pct
+        tier = tier_pct(availability, policy.boundary_99_5)
+    else:
+        objective_pct = profile.objective_pct
+        tier = Decimal(0)
+    objective_met = None if objective_pct is None else availability >= objective_pct
+
+    month_tickets = [t for t in case.tickets if month.start <= epoch(t.opened_at) < month.end]
+    ticket_results = (
+        tuple(
+            evaluate_ticket(
+                t,
+                regime=profile.regime,
+                target=target_for(profile.regime, t, _value(service.access_type), _value(service.gtr_option)),
+                month_end=month.end,
+                calendar=calendar,
+                exclusions=case.exclusions,
+                outages=observed_set,
+            )
+            for t in month_tickets
+        )
+        if profile.regime is not Regime.NONE
+        else ()
+    )
+    gtr_penalty = sum((r.penalty_pct for r in ticket_results), Decimal(0))
+    total_pct, cap_applied = capped_total_pct(tier, gtr_penalty, profile.cap_pct)
+    availability_credit = euros(service.monthly_fee_eur, tier)
+
+    if (
+        profile.probation
+        and service.probation_until is not None
+        and month.first_day <= service.probation_until
+    ):
+        # XI 3.2: during the Phase Probatoire "les SLA ne sont pas applicables": every credit is 0.
+        flags.append("probation")
+        total_pct, availability_credit = Decimal(0), Decimal("0.00")
+    total_credit = euros(service.monthly_fee_eur, total_pct)
+
+    unknown_in_service = intersect(unknown_all, whole)
+    unknown_s = (
+        measure(intersect(unknown_all, basis))
+        if profile.regime is Regime.VGA
+        else measure(unknown_in_service)
+    )
+    basis_s = measure(basis)
+    completeness = availability_pct(basis_s, measure(intersect(unknown_all, basis)))
+    if completeness < 100:
+        flags.append("incomplete_data")
+    if any(why and x.cause is Cause.PLANNED_MAINTENANCE for x, why in verdicts):
+        flags.append("unannounced_maintenance")
+
+    has_deadline = (
+        profile.claim_deadline_jours_ouvres is not None and profile.claim_alert_calendar_days is not None
+    )
+    window_set = intersect(window, whole)
+    outage_lines = tuple(
+        OutageLine(
+            start=epoch(o.start),
+            end=epoch(o.end),
+            notified=notified(o),
+            counted=notified(o) or policy.count_unnotified,
+            window_s=measure(intersect([(epoch(o.start), epoch(o.end))], window_set)),
+            excluded_s=measure(
+                intersect(intersect([(epoch(o.start), epoch(o.end))], window_set), excluded_set)
+            ),
+        )
+        for o in real
+        if overlaps((epoch(o.start), epoch(o.end)), period)
+    )
+    exclusion_lines = tuple(
+        ExclusionLine(
+            exclusion=x,
+            applied=why is None,
+            why_not=why,
+            excluded_s=0
+            if why
+            else measure(intersect(intersect(main_u, window_set), [(epoch(x.start), epoch(x.end))])),
+        )
+        for x, why in verdicts
+    )
+    return Statement(
+        month=month,
+        service=service,
+        profile=profile,
+        policy=policy,
+        minutes_in_month=Decimal(measure(whole)) / SIXTY,
+        coverage_minutes=Decimal(measure(basis)) / SIXTY,
+        unavailable_minutes=Decimal(unavailable_s) / SIXTY,
+        excluded_minutes=Decimal(excluded_s) / SIXTY,
+        counted_minutes=Decimal(counted_s) / SIXTY,
+        availability_pct=availability,
+        gross_availability_pct=gross,
+        shadow=shadow,
+        objective_pct=objective_pct,
+        objective_met=objective_met,
+        tier_pct=tier,
+        availability_credit_eur=availability_credit,
+        tickets=ticket_results,
+        gtr_penalty_pct=gtr_penalty,
+        total_credit_pct=total_pct,
+        total_credit_eur=total_credit,
+        cap_applied=cap_applied,
+        claim_deadline=claim_deadline(month, calendar, profile.claim_deadline_jours_ouvres)
+        if has_deadline and profile.claim_deadline_jours_ouvres
+        else None,
+        claim_alert_date=claim_alert_date(month, profile.claim_alert_calendar_days)
+        if has_deadline and profile.claim_alert_calendar_days
+        else None,
+        outages=outage_lines,
+        microcuts=tuple(
+            (epoch(o.start), epoch(o.end))
+            for o in microcuts
+            if overlaps((epoch(o.start), epoch(o.end)), period)
+        ),
+        exclusions=exclusion_lines,
+        unknown_minutes=Decimal(unknown_s) / SIXTY,
+        data_completeness_pct=completeness,
+        gtd=_gtd(
+            gtd_first, month, service, calendar, notified_set, unknown_counted, unknown_all, excluded_set
+        )
+        if profile.regime is Regime.VGA
+        else None,
+        flags=tuple(flags),
+    )
+
+
+def _gtd(
+    first: Month,
+    last: Month,
+    service: Service,
+    calendar: HolidayCalendar,
+    notified_set: IntervalSet,
+    unknown_counted: IntervalSet,
+    unknown_all: IntervalSet,
+    excluded_set: IntervalSet,
+) -> Gtd:
+    """VGA 5.3: 1 − interruption HO / HO of the six complete months ending with the evaluated one."""
+    start = (
+        first.start
+        if service.in_service_from is None
+        else max(first.start, local_midnight(service.in_service_from))
+    )
+    end = last.end
+    if service.in_service_until is not None:
+        end = min(end, local_midnight(service.in_service_until + timedelta(days=1)))
+    business = windows(Clock.BUSINESS_HOURS, start, end, calendar)
+    unavailable, excluded = counted_seconds(normalize(notified_set + unknown_counted), business, excluded_set)
+    return Gtd(
+        first_month=first,
+        last_month=last,
+        availability_pct=ho_availability_pct(unavailable - excluded, measure(business)),
+        objective_pct=Decimal("99.8"),
+        data_completeness_pct=availability_pct(measure(business), measure(intersect(unknown_all, business))),
+    )
+
+
+def _value(member: Any) -> str | None:
+    return None if member is None else str(member.value)
+
+
+# --- output (sla-semantics §7) -------------------------------------------------------------------------
+
+
+def decimal_text(value: Decimal, places: int, max_places: int = 6) -> str:
+    """At least `places` decimals; exact when the value fits in `max_places`, else truncated toward
+    −∞ there, so a printed figure never overstates (99.8499… never prints as 99.850)."""
+    exact = value.normalize()
+    exponent = exact.as_tuple().exponent
+    shown = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    shown = min(max(shown, places), max_places)
+    return str(value.quantize(Decimal(1).scaleb(-shown), rounding=ROUND_FLOOR))
+
+
+def pct_text(value: Decimal) -> str:
+    return decimal_text(value, 3)
+
+
+def minutes_text(value: Decimal) -> str:
+    return decimal_text(value, 2)
+
+
+def rate_text(value: Decimal) -> str:
+    """Contractual rates (tier, penalty, cap) as the contract prints them: "0", "3", "10"."""
+    return str(value.normalize()) if value == value.to_integral_value() else str(value)
+
+
+def iso(seconds: int) -> str:
+    return from_epoch(seconds).isoformat()
+
+
+def to_json(s: Statement) -> dict[str, Any]:
+    p = s.policy
+    return {
+        "month": str(s.month),
+        "service_id": s.service.id,
+        "contract": s.service.contract,
+        "contract_profile": {
+            "title": s.profile.title,
+            "version": s.profile.version,
+            "effective_from": s.profile.effective_from.isoformat(),
+            "article": s.profile.article() or None,
+        },
+        "policy": {
+            "window": p.window.value,
+            "denominator": p.denominator.value,
+            "count_unnotified": p.count_unnotified,
+            "boundary_99_5": p.boundary_99_5,
+            "unknown_as": p.unknown_as.value,
+            "holidays_subdivision": p.holidays_subdivision,
+            "extra_closed_days": sorted(d.isoformat() for d in p.extra_closed_days),
+        },
+        "minutes_in_month": minutes_text(s.minutes_in_month),
+        "coverage_minutes": minutes_text(s.coverage_minutes),
+        "unavailable_minutes": minutes_text(s.unavailable_minutes),
+        "excluded_minutes": minutes_text(s.excluded_minutes),
+        "counted_minutes": minutes_text(s.counted_minutes),
+        "availability_pct": pct_text(s.availability_pct),
+        "gross_availability_pct": pct_text(s.gross_availability_pct),
+        "shadow": None if s.shadow is None else {k: pct_text(v) for k, v in s.shadow.items()},
+        "objective_pct": None if s.objective_pct is None else rate_text(s.objective_pct),
+        "objective_met": s.objective_met,
+        "tier_pct": rate_text(s.tier_pct),
+        "availability_credit_eur": str(s.availability_credit_eur),
+        "tickets": [
+            {
+                "id": t.id,
+                "kind": t.kind,
+                "clock": t.clock.value,
+                "target_hours": rate_text(t.target_hours),
+                "start": iso(t.start),
+                "stop": iso(t.stop),
+                "elapsed_hours": decimal_text(t.elapsed_hours, 2),
+                "frozen_hours": decimal_text(t.frozen_hours, 2),
+                "breached": t.breached,
+                "penalty_pct": rate_text(t.penalty_pct),
+                "flags": list(t.flags),
+            }
+            for t in s.tickets
+        ],
+        "gtr_penalty_pct": rate_text(s.gtr_penalty_pct),
+        "total_credit_pct": rate_text(s.total_credit_pct),
+        "total_credit_eur": str(s.total_credit_eur),
+        "cap_applied": s.cap_applied,
+        "claim_deadline": None if s.claim_deadline is None else s.claim_deadline.isoformat(),
+        "claim_alert_date": None if s.claim_alert_date is None else s.claim_alert_date.isoformat(),
+        "outages": [
+            {
+                "start": iso(o.start),
+                "end": iso(o.end),
+                "notified": o.notified,
+                "counted": o.counted,
+                "minutes_in_window": minutes_text(Decimal(o.window_s) / SIXTY),
+                "excluded_minutes": minutes_text(Decimal(o.excluded_s) / SIXTY),
+            }
+            for o in s.outages
+        ],
+        "microcuts": [{"start": iso(a), "end": iso(b), "seconds": b - a} for a, b in s.microcuts],
+        "exclusions": [
+            {
+                "cause": line.exclusion.cause.value,
+                "start": line.exclusion.start.isoformat(),
+                "end": line.exclusion.end.isoformat(),
+                "applied": line.applied,
+                "why_not": line.why_not,
+                "excluded_minutes": minutes_text(Decimal(line.excluded_s) / SIXTY),
+                "note": line.exclusion.note,
+            }
+            for line in s.exclusions
+        ],
+        "unknown_minutes": minutes_text(s.unknown_minutes),
+        "data_completeness_pct": pct_text(s.data_completeness_pct),
+        "gtd": None
+        if s.gtd is None
+        else {
+            "period": f"{s.gtd.first_month}/{s.gtd.last_month}",
+            "availability_pct": pct_text(s.gtd.availability_pct),
+            "objective_pct": rate_text(s.gtd.objective_pct),
+            "objective_met": s.gtd.availability_pct >= s.gtd.objective_pct,
+            "data_completeness_pct": pct_text(s.gtd.data_completeness_pct),
+        },
+        "flags": list(s.flags),
+    }
