@@ -348,9 +348,7 @@ def load_samples(path: Path) -> tuple[ProbeSamples, ...]:
     for probe in sorted(times):
         t = np.asarray(times[probe], dtype=np.int64)
         order = np.argsort(t, kind="stable")
-        out.append(
-            ProbeSamples(probe=probe, times=t[order], ok=np.asarray(oks[probe], dtype=np.bool_)[order])
-        )
+        out.append(ProbeSamples(probe=probe, times=t[order], ok=np.asarray(oks[probe], dtype=np.bool_)[order]))
     return tuple(out)
 
 

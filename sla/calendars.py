@@ -81,9 +81,7 @@ def check_subdivision(subdivision: str) -> None:
     """Raises ValueError naming the valid subdivisions when `holidays` does not know this one."""
     valid = holidays.list_supported_countries()["FR"]
     if subdivision not in valid:
-        raise ValueError(
-            f"unknown French holiday subdivision {subdivision!r}; expected one of {', '.join(valid)}"
-        )
+        raise ValueError(f"unknown French holiday subdivision {subdivision!r}; expected one of {', '.join(valid)}")
 
 
 def epoch(moment: datetime) -> int:

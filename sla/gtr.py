@@ -85,9 +85,7 @@ class GtrClock:
     def apply(self, event: GtrEvent) -> None:
         target = TRANSITIONS[self.state].get(type(event))
         if target is None:
-            raise GtrTransitionError(
-                f"{type(event).__name__} is not allowed while the clock is {self.state.value}"
-            )
+            raise GtrTransitionError(f"{type(event).__name__} is not allowed while the clock is {self.state.value}")
         if event.at < self._since:
             raise GtrTransitionError(f"{type(event).__name__} at {event.at} is before the clock's last event")
         if self.state is GtrState.RUNNING:
@@ -177,9 +175,7 @@ def evaluate_ticket(
     frozen = normalize((epoch(f.start), epoch(f.end)) for f in ticket.freezes)
     if regime is Regime.STD and ticket.kind is TicketKind.REPAIR:
         # STD x.1.4: periods of non-cooperation or refused access are not counted.
-        frozen = normalize(
-            frozen + [(epoch(x.start), epoch(x.end)) for x in exclusions if x.cause.freezes_std_repair]
-        )
+        frozen = normalize(frozen + [(epoch(x.start), epoch(x.end)) for x in exclusions if x.cause.freezes_std_repair])
     open_time = windows(target.clock, start, stop, calendar)
     elapsed = measure(intersect(running_intervals(start, stop, frozen), open_time))
     frozen_on_clock = measure(intersect(intersect(frozen, [(start, stop)]), open_time))

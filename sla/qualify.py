@@ -19,8 +19,8 @@ The per-probe pass is vectorised with numpy: it reads each sample a constant num
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from itertools import pairwise
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -119,9 +119,7 @@ def qualify_probe(
         else:
             finish = int(seg_end_time[t_seg[i]])
         failing.append((begin, finish))
-    return ProbeTimeline(
-        failing=clip(normalize(failing), start, end), unknown=clip(normalize(unknown), start, end)
-    )
+    return ProbeTimeline(failing=clip(normalize(failing), start, end), unknown=clip(normalize(unknown), start, end))
 
 
 def combine(
@@ -159,9 +157,7 @@ def probe_group(name: str) -> str:
     return name.lower()
 
 
-def _combine_group(
-    members: list[ProbeTimeline], period: tuple[int, int], quorum: int | None
-) -> ServiceTimeline:
+def _combine_group(members: list[ProbeTimeline], period: tuple[int, int], quorum: int | None) -> ServiceTimeline:
     needed = len(members) if quorum is None else min(quorum, len(members))
     # Sweep: count failing and unknown probes on each elementary segment.
     deltas: dict[int, list[int]] = {}

@@ -212,9 +212,7 @@ def compute(case: Case) -> Statement:
     observed_set = normalize((epoch(o.start), epoch(o.end)) for o in real)
     unknown_counted = unknown_all if policy.unknown_as is UnknownAs.UNAVAILABLE else []
     excluded_set, verdicts = applicable_exclusions(case.exclusions)
-    main_u = normalize(
-        observed_set + unknown_counted if policy.count_unnotified else notified_set + unknown_counted
-    )
+    main_u = normalize(observed_set + unknown_counted if policy.count_unnotified else notified_set + unknown_counted)
     measured_u = normalize(observed_set + unknown_counted)
 
     whole = [period]
@@ -227,9 +225,7 @@ def compute(case: Case) -> Statement:
     else:
         use_coverage = policy.window is Window.COVERAGE or policy.denominator is Denominator.COVERAGE_WINDOW
         window = coverage if use_coverage else whole
-        denominator = (
-            measure(coverage) if policy.denominator is Denominator.COVERAGE_WINDOW else measure(whole)
-        )
+        denominator = measure(coverage) if policy.denominator is Denominator.COVERAGE_WINDOW else measure(whole)
         basis = coverage
         u_all, x_all = counted_seconds(main_u, whole, excluded_set)
         u_cov, x_cov = counted_seconds(main_u, coverage, excluded_set)
@@ -274,22 +270,14 @@ def compute(case: Case) -> Statement:
     total_pct, cap_applied = capped_total_pct(tier, gtr_penalty, profile.cap_pct)
     availability_credit = euros(service.monthly_fee_eur, tier)
 
-    if (
-        profile.probation
-        and service.probation_until is not None
-        and month.first_day <= service.probation_until
-    ):
+    if profile.probation and service.probation_until is not None and month.first_day <= service.probation_until:
         # XI 3.2: during the Phase Probatoire "les SLA ne sont pas applicables": every credit is 0.
         flags.append("probation")
         total_pct, availability_credit = Decimal(0), Decimal("0.00")
     total_credit = euros(service.monthly_fee_eur, total_pct)
 
     unknown_in_service = intersect(unknown_all, whole)
-    unknown_s = (
-        measure(intersect(unknown_all, basis))
-        if profile.regime is Regime.VGA
-        else measure(unknown_in_service)
-    )
+    unknown_s = measure(intersect(unknown_all, basis)) if profile.regime is Regime.VGA else measure(unknown_in_service)
     basis_s = measure(basis)
     completeness = availability_pct(basis_s, measure(intersect(unknown_all, basis)))
     if completeness < 100:
@@ -297,9 +285,7 @@ def compute(case: Case) -> Statement:
     if any(why and x.cause is Cause.PLANNED_MAINTENANCE for x, why in verdicts):
         flags.append("unannounced_maintenance")
 
-    has_deadline = (
-        profile.claim_deadline_jours_ouvres is not None and profile.claim_alert_calendar_days is not None
-    )
+    has_deadline = profile.claim_deadline_jours_ouvres is not None and profile.claim_alert_calendar_days is not None
     window_set = intersect(window, whole)
     outage_lines = tuple(
         OutageLine(
@@ -308,9 +294,7 @@ def compute(case: Case) -> Statement:
             notified=notified(o),
             counted=notified(o) or policy.count_unnotified,
             window_s=measure(intersect([(epoch(o.start), epoch(o.end))], window_set)),
-            excluded_s=measure(
-                intersect(intersect([(epoch(o.start), epoch(o.end))], window_set), excluded_set)
-            ),
+            excluded_s=measure(intersect(intersect([(epoch(o.start), epoch(o.end))], window_set), excluded_set)),
         )
         for o in real
         if overlaps((epoch(o.start), epoch(o.end)), period)
@@ -356,16 +340,12 @@ def compute(case: Case) -> Statement:
         else None,
         outages=outage_lines,
         microcuts=tuple(
-            (epoch(o.start), epoch(o.end))
-            for o in microcuts
-            if overlaps((epoch(o.start), epoch(o.end)), period)
+            (epoch(o.start), epoch(o.end)) for o in microcuts if overlaps((epoch(o.start), epoch(o.end)), period)
         ),
         exclusions=exclusion_lines,
         unknown_minutes=Decimal(unknown_s) / SIXTY,
         data_completeness_pct=completeness,
-        gtd=_gtd(
-            gtd_first, month, service, calendar, notified_set, unknown_counted, unknown_all, excluded_set
-        )
+        gtd=_gtd(gtd_first, month, service, calendar, notified_set, unknown_counted, unknown_all, excluded_set)
         if profile.regime is Regime.VGA
         else None,
         flags=tuple(flags),
@@ -384,9 +364,7 @@ def _gtd(
 ) -> Gtd:
     """VGA 5.3: 1 − interruption HO / HO of the six complete months ending with the evaluated one."""
     start = (
-        first.start
-        if service.in_service_from is None
-        else max(first.start, local_midnight(service.in_service_from))
+        first.start if service.in_service_from is None else max(first.start, local_midnight(service.in_service_from))
     )
     end = last.end
     if service.in_service_until is not None:

@@ -95,9 +95,7 @@ def render_table(console: Console, r: dict[str, Any]) -> None:
         rows.append(("claim by", r["claim_alert_date"], f"void after {r['claim_deadline']}"))
     if r["gtd"]:
         g = r["gtd"]
-        rows.append(
-            ("GTD 6 months", f"{g['availability_pct']} %", f"{g['period']}, objective {g['objective_pct']} %")
-        )
+        rows.append(("GTD 6 months", f"{g['availability_pct']} %", f"{g['period']}, objective {g['objective_pct']} %"))
     for row in rows:
         figures.add_row(*row)
     console.print(figures)
