@@ -126,7 +126,6 @@ def template_path(name: str, templates_dir: Path = TEMPLATES_DIR) -> Path:
 
 
 def parse_output(
-    platform: str,
     section: CliSection,
     spec: CliCommand,
     raw: str,
@@ -137,7 +136,8 @@ def parse_output(
         for pattern in section.error_patterns:
             if re.search(pattern, line.strip()):
                 raise CliRefusedError(f"{spec.command!r} refused by the device: {line.strip()[:120]}")
-    rows = _textfsm_rows(platform, spec, raw, templates_dir)
+    # ntc-templates' index is keyed by netmiko device type (cisco_ios, linux), not by our profile name.
+    rows = _textfsm_rows(section.device_type, spec, raw, templates_dir)
     if len(rows) < spec.min_records:
         raise CliOutputError(
             f"{spec.command!r}: {len(rows)} record(s) parsed, at least {spec.min_records} expected "
