@@ -407,7 +407,7 @@ def minutes_text(value: Decimal) -> str:
 
 def rate_text(value: Decimal) -> str:
     """Contractual rates (tier, penalty, cap) as the contract prints them: "0", "3", "10"."""
-    return str(value.normalize()) if value == value.to_integral_value() else str(value)
+    return f"{value.normalize():f}"
 
 
 def iso(seconds: int) -> str:
