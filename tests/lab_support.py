@@ -41,6 +41,23 @@ class LabEndpoints:
     simulator_user: str = "simulator"  # snmpsim v3 user (context name = data file stem)
     simulator_auth_key: str = "auctoritas"
     simulator_priv_key: str = "privatus"
+    # SSH devices (services.d/20-ssh.sh); host keys, known_hosts and the OpenSSH password under run_dir/ssh/
+    ssh_user: str = "vigielab"  # OpenSSH with the fake CLI serving the linux_netsnmp fixtures
+    ssh_ports: tuple[tuple[str, int], ...] = (
+        ("normal", 2222),
+        ("interface_down", 2223),
+        ("after_reboot", 2224),
+        ("garbage", 2225),
+        ("hang", 2226),
+    )
+    ssh_ns_port: int = 22  # the same fake CLI on ns_host (normal)
+    fakenos_user: str = "admin"  # fakenos cisco_ios; password and enable secret are "admin" too
+    fakenos_ports: tuple[tuple[str, int], ...] = (
+        ("builtin", 6001),
+        ("interface_down", 6002),
+        ("after_reboot", 6003),
+        ("garbage", 6004),
+    )
     run_dir: Path | None = None  # VIGIE_LAB_RUN: pid files, logs, generated data
 
 
