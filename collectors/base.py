@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import enum
+import os
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 
-class Reason(str, enum.Enum):
+class Reason(enum.StrEnum):
     """Why a probe failed. One value per cause a NOC engineer acts on differently."""
 
     TIMEOUT = "timeout"
@@ -92,3 +94,42 @@ class Collector(Protocol):
     config_model: ClassVar[type[CollectorConfig]]
 
     async def collect(self, target: str, scheduled_at: datetime) -> ProbeResult: ...
+
+
+class SecretSource(BaseModel):
+    """Where a secret comes from: an environment variable or a file (a literal only from code, a test or the
+    command line). Read when the probe runs, never logged; `str()` never shows it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    env: str | None = None
+    file: Path | None = None
+    value: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretSource:
+        if sum(x is not None for x in (self.env, self.file, self.value)) != 1:
+            raise ValueError("a secret is given by exactly one of env, file, value")
+        return self
+
+    @classmethod
+    def parse(cls, text: str) -> SecretSource:
+        """`env:NAME`, `file:/path` or a literal (command line convenience)."""
+        if text.startswith("env:"):
+            return cls(env=text[4:])
+        if text.startswith("file:"):
+            return cls(file=Path(text[5:]))
+        return cls(value=SecretStr(text))
+
+    def reveal(self) -> str:
+        if self.value is not None:
+            return self.value.get_secret_value()
+        if self.env is not None:
+            if self.env not in os.environ:
+                raise Misconfigured(f"environment variable {self.env} (secret) is not set")
+            return os.environ[self.env]
+        assert self.file is not None
+        try:
+            return self.file.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise Misconfigured(f"secret file {self.file}: {exc.strerror}") from exc
