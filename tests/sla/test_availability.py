@@ -128,8 +128,16 @@ def test_maintenance_announced_after_it_started_counts_and_is_flagged() -> None:
 
 @pytest.mark.parametrize(
     "cause",
-    ["power_cut", "customer_fault", "equipment_not_supplied", "third_party_operator", "force_majeure",
-     "capacity_exceeded", "customer_non_cooperation", "access_refused"],
+    [
+        "power_cut",
+        "customer_fault",
+        "equipment_not_supplied",
+        "third_party_operator",
+        "force_majeure",
+        "capacity_exceeded",
+        "customer_non_cooperation",
+        "access_refused",
+    ],
 )
 def test_excusable_events_are_excluded_from_the_net_figure_only(cause: str) -> None:
     f = figures(outages=[down("2026-10-14 10:00", "12:00")], exclusions=[excluded(cause, "2026-10-14 10:00", "11:00")])
@@ -138,8 +146,10 @@ def test_excusable_events_are_excluded_from_the_net_figure_only(cause: str) -> N
 
 
 def test_site_access_pending_is_not_an_exclusion() -> None:
-    f = figures(outages=[down("2026-10-14 10:00", "11:00")],
-                exclusions=[excluded("site_access_pending", "2026-10-14 10:00", "11:00")])
+    f = figures(
+        outages=[down("2026-10-14 10:00", "11:00")],
+        exclusions=[excluded("site_access_pending", "2026-10-14 10:00", "11:00")],
+    )
     assert f["counted_minutes"] == "60.00"
 
 
@@ -185,8 +195,9 @@ def test_probation_shows_the_tier_but_credits_nothing() -> None:
     assert f["tier_pct"] == "3" and f["objective_met"] is False
     assert (f["total_credit_pct"], f["total_credit_eur"], f["availability_credit_eur"]) == ("0", "0.00", "0.00")
     assert "probation" in f["flags"]
-    after = figures("2026-11", contract="hosted", probation_until="2026-10-20",
-                    outages=[down("2026-11-16 09:00", "17:00")])
+    after = figures(
+        "2026-11", contract="hosted", probation_until="2026-10-20", outages=[down("2026-11-16 09:00", "17:00")]
+    )
     assert after["total_credit_pct"] == "5" and "probation" not in after["flags"]
 
 
@@ -202,22 +213,32 @@ def test_mobile_is_unavailable_only_when_voice_and_data_are_both_down() -> None:
     data = samples("2026-10-14 10:00", "U" * 20 + "D" * 30 + "U" * 10, probe="data")
     f = figures(contract="mobile", samples=[voice, data], count_unnotified=True)
     assert f["unavailable_minutes"] == "20.00"  # 10:20–10:40, both down
-    only_voice = figures(contract="mobile", samples=[voice, samples("2026-10-14 10:00", "U" * 60, probe="data")],
-                         count_unnotified=True)
+    only_voice = figures(
+        contract="mobile", samples=[voice, samples("2026-10-14 10:00", "U" * 60, probe="data")], count_unnotified=True
+    )
     assert only_voice["unavailable_minutes"] == "0.00"
 
 
 def test_the_report_prints_every_policy_value_used() -> None:
     assert figures()["policy"] == {
-        "window": "coverage", "denominator": "calendar_month", "count_unnotified": False, "boundary_99_5": 3,
-        "unknown_as": "available", "holidays_subdivision": None, "extra_closed_days": [],
+        "window": "coverage",
+        "denominator": "calendar_month",
+        "count_unnotified": False,
+        "boundary_99_5": 3,
+        "unknown_as": "available",
+        "holidays_subdivision": None,
+        "extra_closed_days": [],
     }
 
 
 def test_the_cap_limits_the_total_to_ten_percent() -> None:
     f = figures(
-        contract="vga", access_type="isdn_t0", gtr_option="standard",
-        tickets=[ticket("2026-10-05 09:00", "2026-10-07 09:00", id="A"),
-                 ticket("2026-10-12 09:00", "2026-10-14 09:00", id="B")],
+        contract="vga",
+        access_type="isdn_t0",
+        gtr_option="standard",
+        tickets=[
+            ticket("2026-10-05 09:00", "2026-10-07 09:00", id="A"),
+            ticket("2026-10-12 09:00", "2026-10-14 09:00", id="B"),
+        ],
     )
     assert (f["gtr_penalty_pct"], f["total_credit_pct"], f["cap_applied"]) == ("20", "10", True)

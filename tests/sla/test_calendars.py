@@ -38,14 +38,16 @@ def test_coverage_is_monday_to_friday_nine_to_five_without_holidays() -> None:
 
 
 def test_coverage_window_of_one_day_is_09_00_to_17_00_paris_time() -> None:
-    day = windows(Clock.COVERAGE, int(at("2026-10-14 00:00").timestamp()), int(at("2026-10-15 00:00").timestamp()),
-                  FRANCE)
+    day = windows(
+        Clock.COVERAGE, int(at("2026-10-14 00:00").timestamp()), int(at("2026-10-15 00:00").timestamp()), FRANCE
+    )
     assert day == [(int(at("2026-10-14 09:00").timestamp()), int(at("2026-10-14 17:00").timestamp()))]
 
 
 def test_heures_ouvrees_are_08_30_to_17_30_on_jours_ouvres() -> None:
-    week = windows(Clock.BUSINESS_HOURS, int(at("2026-10-12 00:00").timestamp()),
-                   int(at("2026-10-19 00:00").timestamp()), FRANCE)
+    week = windows(
+        Clock.BUSINESS_HOURS, int(at("2026-10-12 00:00").timestamp()), int(at("2026-10-19 00:00").timestamp()), FRANCE
+    )
     assert len(week) == 5 and measure(week) == 5 * 9 * 3600
     assert week[0][0] == int(at("2026-10-12 08:30").timestamp())
 
@@ -104,6 +106,7 @@ def test_claim_deadline_counts_alsace_moselle_holidays_when_set() -> None:
 
 def test_dst_day_in_heures_ouvrees_still_has_nine_hours() -> None:
     # Monday 30 March 2026, after the change; the window is wall-clock 08:30–17:30.
-    day = windows(Clock.BUSINESS_HOURS, int(at("2026-03-30 00:00").timestamp()),
-                  int(at("2026-03-31 00:00").timestamp()), FRANCE)
+    day = windows(
+        Clock.BUSINESS_HOURS, int(at("2026-03-30 00:00").timestamp()), int(at("2026-03-31 00:00").timestamp()), FRANCE
+    )
     assert measure(day) == 9 * 3600

@@ -1,9 +1,9 @@
 """A compact way to write a month of contract facts, so that tests read like the contract.
 
-    at("2026-10-14 10:00")                → 2026-10-14T10:00:00+02:00 (Europe/Paris wall clock)
-    down("2026-10-14 10:00", "11:00")      → a notified outage of one hour
-    samples("2025-03-03 08:00", "UUUDDDUU", step=60, probe="icmp")
-    statement(month="2026-10", outages=[...], exclusions=[...], tickets=[...], **service_or_policy)
+at("2026-10-14 10:00")                → 2026-10-14T10:00:00+02:00 (Europe/Paris wall clock)
+down("2026-10-14 10:00", "11:00")      → a notified outage of one hour
+samples("2025-03-03 08:00", "UUUDDDUU", step=60, probe="icmp")
+statement(month="2026-10", outages=[...], exclusions=[...], tickets=[...], **service_or_policy)
 """
 
 from __future__ import annotations
@@ -34,8 +34,15 @@ from sla.model import (
 )
 from sla.statement import Case, ProbeSamples, Statement, compute, to_json
 
-_SERVICE_KEYS = {"contract", "monthly_fee_eur", "in_service_from", "in_service_until", "access_type", "gtr_option",
-                 "probation_until"}
+_SERVICE_KEYS = {
+    "contract",
+    "monthly_fee_eur",
+    "in_service_from",
+    "in_service_until",
+    "access_type",
+    "gtr_option",
+    "probation_until",
+}
 _POLICY_KEYS = set(Policy.__dataclass_fields__)
 
 
@@ -56,8 +63,9 @@ def down(start: str, end: str, notified: bool = True) -> Outage:
 
 
 def excluded(cause: str, start: str, end: str, announced: str | None = None) -> Exclusion:
-    return Exclusion(cause=Cause(cause), start=at(start), end=_end(start, end),
-                     announced_at=at(announced) if announced else None)
+    return Exclusion(
+        cause=Cause(cause), start=at(start), end=_end(start, end), announced_at=at(announced) if announced else None
+    )
 
 
 def ticket(
@@ -87,8 +95,11 @@ def samples(start: str, pattern: str, *, step: int = 60, probe: str = "icmp") ->
     """One sample per character: U = ok, D = failed, '.' = no sample (a gap)."""
     t0 = epoch(at(start))
     kept = [(t0 + i * step, c == "U") for i, c in enumerate(pattern) if c in "UD"]
-    return ProbeSamples(probe=probe, times=np.array([t for t, _ in kept], dtype=np.int64),
-                        ok=np.array([o for _, o in kept], dtype=np.bool_))
+    return ProbeSamples(
+        probe=probe,
+        times=np.array([t for t, _ in kept], dtype=np.int64),
+        ok=np.array([o for _, o in kept], dtype=np.bool_),
+    )
 
 
 def statement(month: str = "2026-10", **kw: Any) -> Statement:
