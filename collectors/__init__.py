@@ -9,7 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from collectors.icmp import IcmpCollector
+from collectors.snmp import SnmpCollector
+from collectors.ssh import SshCollector
 
 COLLECTORS: dict[str, Any] = {
     IcmpCollector.kind: IcmpCollector,
+    SnmpCollector.kind: SnmpCollector,
+    SshCollector.kind: SshCollector,
 }

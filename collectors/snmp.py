@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pyasn1.type import univ
 from pydantic import Field, model_validator
 from pysnmp.error import PySnmpError
 from pysnmp.hlapi.v3arch.asyncio import (
@@ -237,7 +238,7 @@ def convert(spec: OidSpec, value: Any) -> Any:
             raise ValueError(f"{spec.name}: expected OCTET STRING, got {type(value).__name__}")
         return _text(value)
     if t is ValueType.OID:
-        if not isinstance(value, rfc1902.ObjectIdentifier):
+        if not isinstance(value, univ.ObjectIdentifier):
             raise ValueError(f"{spec.name}: expected OBJECT IDENTIFIER, got {type(value).__name__}")
         return ".".join(str(x) for x in value.asTuple())
     if t is ValueType.IPADDRESS:
@@ -426,6 +427,7 @@ class SnmpCollector:
         uptime_oid = "1.3.6.1.2.1.1.3.0"
         oids = list(dict.fromkeys([uptime_oid, *scalars, *self.config.oids]))
         got = await self._get(engine, auth, target, ctx, oids)
+        got_at = self.clock()  # counters are timed when their answer arrived, not when the poll began
 
         uptime_raw = got.get(uptime_oid)
         uptime = int(uptime_raw) if isinstance(uptime_raw, rfc1902.TimeTicks) else None
@@ -453,31 +455,32 @@ class SnmpCollector:
                 errors.append(f"{key}: {exc}")
                 return None
 
-        def with_rate(row: dict[str, Any], spec: OidSpec, value: Any, instance: str) -> None:
+        def with_rate(row: dict[str, Any], spec: OidSpec, value: Any, instance: str, at: float) -> None:
             row[spec.name] = value
             if not spec.rate or not isinstance(value, int):
                 return
             key = (device, instance)
             previous = self.counters.counters.get(key)
-            self.counters.counters[key] = (value, now)
+            self.counters.counters[key] = (value, at)
             rate = None
-            if previous is not None and not rebooted and now > previous[1]:
+            if previous is not None and not rebooted and at > previous[1]:
                 delta = counter_delta(previous[0], value, COUNTER_BITS[spec.type])
-                rate = delta / (now - previous[1]) if delta is not None else None
+                rate = delta / (at - previous[1]) if delta is not None else None
             row[f"{spec.name}_rate"] = rate
 
         for gname, group in groups.items():
             gvalues: dict[str, Any] = {}
             for spec in group.scalars:
-                with_rate(gvalues, spec, typed(spec, got.get(spec.oid), f"{gname}.{spec.name}"), spec.oid)
+                with_rate(gvalues, spec, typed(spec, got.get(spec.oid), f"{gname}.{spec.name}"), spec.oid, got_at)
             if group.columns:
                 columns = await self._walk(engine, auth, target, ctx, [c.oid for c in group.columns])
+                walked_at = self.clock()
                 rows: dict[str, dict[str, Any]] = {}
                 for spec in group.columns:
                     for index, raw in columns[spec.oid]:
                         row = rows.setdefault(index, {})
                         value = typed(spec, raw, f"{gname}.{spec.name}.{index}")
-                        with_rate(row, spec, value, f"{spec.oid}.{index}")
+                        with_rate(row, spec, value, f"{spec.oid}.{index}", walked_at)
                 gvalues["rows"] = rows
             values["groups"][gname] = gvalues
 
@@ -570,7 +573,7 @@ def _plain(value: Any) -> Any:
     """A raw varbind value as JSON-friendly data (for the extra `oids` / `walk` of a manual probe)."""
     if value is None or isinstance(value, _MISSING):
         return None
-    if isinstance(value, rfc1902.ObjectIdentifier):
+    if isinstance(value, univ.ObjectIdentifier):
         return ".".join(str(x) for x in value.asTuple())
     if isinstance(value, rfc1902.IpAddress):
         return str(ipaddress.IPv4Address(bytes(value)))
