@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import enum
 import errno
-import os
 import re
 import socket
 import time
@@ -22,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 
 from collectors.base import (
     AuthFailed,
@@ -32,6 +31,7 @@ from collectors.base import (
     ParseError,
     ProbeResult,
     Refused,
+    SecretSource,
     Timeout,
     Unreachable,
 )
@@ -44,35 +44,6 @@ _TARGET_RE = re.compile(r"^[A-Za-z0-9_.:%\[\]-]+$")
 class HostKeyPolicy(enum.StrEnum):
     STRICT = "strict"  # the host key must be in known_hosts (default)
     ACCEPT_UNKNOWN = "accept_unknown"  # explicit opt-in: an unknown key is trusted for this session only
-
-
-class SecretSource(BaseModel):
-    """Where a secret comes from: an environment variable or a file (a literal only from code or a test)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    env: str | None = None
-    file: Path | None = None
-    value: SecretStr | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> SecretSource:
-        if sum(x is not None for x in (self.env, self.file, self.value)) != 1:
-            raise ValueError("a secret is given by exactly one of env, file, value")
-        return self
-
-    def reveal(self) -> str:
-        if self.value is not None:
-            return self.value.get_secret_value()
-        if self.env is not None:
-            if self.env not in os.environ:
-                raise Misconfigured(f"environment variable {self.env} (secret) is not set")
-            return os.environ[self.env]
-        assert self.file is not None
-        try:
-            return self.file.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise Misconfigured(f"secret file {self.file}: {exc.strerror}") from exc
 
 
 class SshConfig(CollectorConfig):
@@ -153,12 +124,11 @@ class SshCollector:
                 raw = conn.send_command(spec.command, read_timeout=self.config.read_timeout_s)
                 values[name] = parse_output(cli, spec, raw)
         except Exception as exc:  # translated, never raised: a failed probe is data
-            return values, translate(exc)
-        finally:
             if conn is not None:
-                # closing a broken session must not turn a result into an exception
-                with contextlib.suppress(Exception):
-                    conn.disconnect()
+                _close(conn, graceful=False)
+            return values, translate(exc)
+        if conn is not None:
+            _close(conn, graceful=True)
         return values, None
 
     def _selected(self, cli: CliSection) -> tuple[str, ...]:
@@ -203,6 +173,16 @@ class SshCollector:
             )
         params.update(ssh_strict=True, system_host_keys=False, alt_host_keys=True, alt_key_file=str(known_hosts))
         return params
+
+
+def _close(conn: Any, *, graceful: bool) -> None:
+    """Log out politely after a good poll; after a failure drop the transport at once (netmiko's logout
+    waits up to 10 s for a prompt that a hung device never sends). Closing never raises."""
+    with contextlib.suppress(Exception):
+        if graceful or not hasattr(conn, "paramiko_cleanup"):
+            conn.disconnect()
+        else:
+            conn.paramiko_cleanup()
 
 
 def _netmiko_connect_handler() -> Callable[..., Any]:
@@ -260,6 +240,13 @@ def translate(exc: BaseException) -> CollectorError:
             )
         if isinstance(e, NetmikoAuthenticationException | paramiko.AuthenticationException):
             return AuthFailed(_first_line(str(e)) or "authentication failed")
+        if isinstance(e, paramiko.ssh_exception.NoValidConnectionsError):
+            causes = list(e.errors.values())  # one socket error per address tried
+            if causes and all(isinstance(c, ConnectionRefusedError) for c in causes):
+                return Refused(f"connection refused: {e}")
+            if causes and all(isinstance(c, TimeoutError | socket.timeout) for c in causes):
+                return Timeout(f"timed out connecting: {e}")
+            return Unreachable(str(e))
         if isinstance(e, ConnectionRefusedError):
             return Refused(f"connection refused: {e}")
         if isinstance(e, socket.gaierror):

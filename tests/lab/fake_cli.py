@@ -9,6 +9,7 @@ command (a device that stops talking). Runs under Debian's /usr/bin/python3, std
 cannot read the project's interpreter. Output goes through sshd's pty, which turns "\n" into "\r\n".
 """
 
+import contextlib
 import re
 import select
 import sys
@@ -83,7 +84,5 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
+    with contextlib.suppress(BrokenPipeError, KeyboardInterrupt):
         main()
-    except (BrokenPipeError, KeyboardInterrupt):
-        pass

@@ -35,6 +35,12 @@ wait_banner() {  # host port timeout_s [netns]
 case "$cmd" in
 start)
   command -v /usr/sbin/sshd >/dev/null || { echo "20-ssh: openssh-server is not installed" >&2; exit 1; }
+  # A second lab run on the same machine would answer with other host keys: refuse instead of mixing.
+  for p in ${OPENSSH_PORTS//:[a-z_]*/} $FAKENOS_PORTS; do
+    if ss -Hltn "sport = :$p" | grep -q .; then
+      echo "20-ssh: 127.0.0.1:$p is already in use (another lab run?)" >&2; exit 1
+    fi
+  done
   mkdir -p "$dir/fixtures"
   # The login user must reach the fake CLI and its fixtures: let it traverse RUN_DIR, read RUN_DIR/ssh.
   chmod 711 "$run"; chmod 755 "$dir"
