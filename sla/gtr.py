@@ -166,7 +166,7 @@ def evaluate_ticket(
         penalty_allowed = False
     else:
         stop = max(epoch(ticket.restored_at), start)
-        if any(s <= stop - 1 < e for s, e in outages):
+        if any(s <= stop < e for s, e in outages):
             flags.append("restored_while_down")  # probes still saw the outage when restoration was notified
     if ticket.cause is not None and ticket.cause.is_excusable:
         flags.append("excusable")  # VGA 5.6 / STD x.1.4: an excusable event earns no penalty

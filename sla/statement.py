@@ -4,6 +4,7 @@ figures. `compute` is the whole engine in one pure call; `to_json` is the stable
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -190,10 +191,20 @@ def compute(case: Case) -> Statement:
     qualification_period = (gtd_first.start if profile.regime is Regime.VGA else month.start, month.end)
     outages, unknown_all = _service_timeline(case, qualification_period)
 
-    # CP preamble "Interruption": microcoupures are excluded; listed apart, never in U.
+    # CP preamble "Interruption": microcoupures are excluded; listed apart, never in U. A microcut is a down
+    # period shorter than microcut_s: outages that touch or overlap are one down period (§5), so an outage
+    # recorded in two touching pieces is not two microcuts.
     microcut_s = case.qualification.microcut_s
-    microcuts = [o for o in outages if epoch(o.end) - epoch(o.start) < microcut_s]
-    real = [o for o in outages if epoch(o.end) - epoch(o.start) >= microcut_s]
+    down_periods = normalize((epoch(o.start), epoch(o.end)) for o in outages)
+    period_starts = [s for s, _ in down_periods]
+
+    def down_period(o: Outage) -> tuple[int, int]:
+        """The down period (union of touching or overlapping outages) that contains `o`."""
+        i = bisect_right(period_starts, epoch(o.start)) - 1
+        return down_periods[i] if i >= 0 and epoch(o.end) <= down_periods[i][1] else (epoch(o.start), epoch(o.end))
+
+    microcuts = [Outage(start=from_epoch(s), end=from_epoch(e)) for s, e in down_periods if e - s < microcut_s]
+    real = [o for o in outages if (p := down_period(o))[1] - p[0] >= microcut_s]
 
     ticket_lives = [
         (
@@ -484,8 +495,8 @@ def to_json(s: Statement) -> dict[str, Any]:
         "exclusions": [
             {
                 "cause": line.exclusion.cause.value,
-                "start": line.exclusion.start.isoformat(),
-                "end": line.exclusion.end.isoformat(),
+                "start": iso(epoch(line.exclusion.start)),
+                "end": iso(epoch(line.exclusion.end)),
                 "applied": line.applied,
                 "why_not": line.why_not,
                 "excluded_minutes": minutes_text(Decimal(line.excluded_s) / SIXTY),

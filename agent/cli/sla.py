@@ -48,7 +48,8 @@ def compute_command(
         text = json.dumps(results[0] if len(results) == 1 else results, indent=2, ensure_ascii=False)
         sys.stdout.write(text + "\n")
         return
-    console = Console(width=max(Console().width, 110))
+    terminal = Console()
+    console = Console(width=terminal.width if terminal.is_terminal else 160)
     for result in results:
         render_table(console, result)
 
@@ -107,8 +108,8 @@ def render_table(console: Console, r: dict[str, Any]) -> None:
         ["start", "end", "notified", "in window (min)", "excluded (min)"],
         [
             [
-                o["start"],
-                o["end"],
+                _t(o["start"]),
+                _t(o["end"]),
                 "yes" if o["notified"] else "no",
                 o["minutes_in_window"],
                 o["excluded_minutes"],
@@ -120,7 +121,7 @@ def render_table(console: Console, r: dict[str, Any]) -> None:
         console,
         "Microcuts (never counted)",
         ["start", "end", "seconds"],
-        [[m["start"], m["end"], str(m["seconds"])] for m in r["microcuts"]],
+        [[_t(m["start"]), _t(m["end"]), str(m["seconds"])] for m in r["microcuts"]],
     )
     _list(
         console,
@@ -129,8 +130,8 @@ def render_table(console: Console, r: dict[str, Any]) -> None:
         [
             [
                 x["cause"],
-                x["start"],
-                x["end"],
+                _t(x["start"]),
+                _t(x["end"]),
                 "yes" if x["applied"] else "[red]no[/]",
                 x["excluded_minutes"],
                 x["why_not"] or x["note"] or "",
@@ -158,8 +159,8 @@ def render_table(console: Console, r: dict[str, Any]) -> None:
                 t["id"],
                 t["clock"],
                 t["target_hours"],
-                t["start"],
-                t["stop"],
+                _t(t["start"]),
+                _t(t["stop"]),
                 t["elapsed_hours"],
                 t["frozen_hours"],
                 "[red]yes[/]" if t["breached"] else "no",
@@ -173,12 +174,17 @@ def render_table(console: Console, r: dict[str, Any]) -> None:
     console.print(f"[dim]policy: {policy}; contract profile version {profile['version']}[/]\n")
 
 
+def _t(text: str) -> str:
+    """Times in tables: Paris wall clock to the minute ("2026-10-14 10:05"); JSON keeps full ISO 8601."""
+    return text[:16].replace("T", " ")
+
+
 def _list(console: Console, title: str, columns: list[str], rows: list[list[str]]) -> None:
     if not rows:
         return
-    table = Table(title=title, title_justify="left", show_lines=False)
+    table = Table(title=f"{title} (Europe/Paris)" if "start" in columns else title, title_justify="left")
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*row)
     console.print(table)
