@@ -214,10 +214,14 @@ def compute(case: Case) -> Statement:
         for t in case.tickets
     ]
 
+    # Notification belongs to the incident, i.e. the down period: an outage recorded in touching pieces is
+    # notified as a whole (§2 "it then counts from its observed start").
+    notified_periods = {down_period(o) for o in real if o.notified_at is not None}
+
     def notified(o: Outage) -> bool:
         # STD x.1.1 "En cas de notification d'un Incident": notified directly or covered by a ticket's life.
-        span = (epoch(o.start), epoch(o.end))
-        return o.notified_at is not None or any(overlaps(span, life) for life in ticket_lives)
+        span = down_period(o)
+        return span in notified_periods or any(overlaps(span, life) for life in ticket_lives)
 
     notified_set = normalize((epoch(o.start), epoch(o.end)) for o in real if notified(o))
     observed_set = normalize((epoch(o.start), epoch(o.end)) for o in real)
