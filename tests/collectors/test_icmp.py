@@ -93,8 +93,8 @@ async def test_cut_link_is_down_with_full_loss_then_recovers(lab: LabEndpoints, 
 
 @pytest.mark.lab
 async def test_blackholed_target_sends_nothing_and_is_down() -> None:
-    # 10.250.1.1 falls under the lab's blackhole route: the kernel refuses the send, nothing leaves the host.
-    result = await IcmpCollector(FAST).collect("10.250.1.1", T0)
+    # 10.250.255.1 falls under the lab's blackhole route (no lab host there): the kernel refuses the send.
+    result = await IcmpCollector(FAST).collect("10.250.255.1", T0)
     assert not result.ok
     assert result.reason is Reason.UNREACHABLE
     assert result.values["packets_sent"] == 0 and result.values["loss_ratio"] == 1.0
