@@ -43,6 +43,7 @@ from sla.qualify import combine, qualify_probe
 
 SIXTY = Decimal(60)
 GTD_MONTHS = 6  # VGA 5.3 "calculé sur une période de six (6) mois"
+EDGE_MARGIN_S = 86_400
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,12 @@ def compute(case: Case) -> Statement:
     gtd_first = month
     for _ in range(GTD_MONTHS - 1):
         gtd_first = gtd_first.previous()
-    qualification_period = (gtd_first.start if profile.regime is Regime.VGA else month.start, month.end)
+    # Qualify a day beyond each edge: an outage crossing the month edge keeps its whole duration (a microcut
+    # is judged on the whole down period) and counts in each month for its part inside (§1).
+    qualification_period = (
+        (gtd_first.start if profile.regime is Regime.VGA else month.start) - EDGE_MARGIN_S,
+        month.end + EDGE_MARGIN_S,
+    )
     outages, unknown_all = _service_timeline(case, qualification_period)
 
     # CP preamble "Interruption": microcoupures are excluded; listed apart, never in U. A microcut is a down

@@ -82,3 +82,21 @@ def test_nominal_interval_defaults_to_the_median_spacing() -> None:
             "unknown_minutes"
         ]
     )
+
+
+def test_an_outage_from_samples_across_the_month_edge_is_judged_whole_and_counted_per_month() -> None:
+    # 30-s samples: failing from 31 October 16:59:00 (CET) to 2 November ... only its part in each month counts.
+    probe = samples("2026-10-30 16:58", "UU" + "D" * 6 + "UUUU", step=30)  # failing 16:59:00–17:02:00
+    q = Qualification(microcut_s=120)
+    october = figures("2026-10", samples=[probe], count_unnotified=True, qualification=q)
+    assert october["microcuts"] == [] and october["outages"][0]["end"] == "2026-10-30T17:02:00+01:00"
+    assert october["counted_minutes"] == "1.00"  # 16:59–17:00 inside coverage
+
+
+def test_a_short_failure_just_after_the_month_start_is_judged_on_its_whole_length() -> None:
+    # failing 23:59:00 on 30 November to 00:01:30 on 1 December: 150 s, not a microcut in either month.
+    probe = samples("2026-11-30 23:58", "UU" + "D" * 5 + "UUU", step=30)
+    q = Qualification(microcut_s=120)
+    december = figures("2026-12", samples=[probe], count_unnotified=True, window="all_hours", qualification=q)
+    assert december["microcuts"] == []
+    assert december["counted_minutes"] == "1.50"
