@@ -17,6 +17,7 @@ app = typer.Typer(
 # (module under agent.cli, command group name). One line per group.
 _GROUPS: list[tuple[str, str]] = [
     ("sla", "sla"),
+    ("config", "config"),
 ]
 
 for _module, _name in _GROUPS:
