@@ -1,0 +1,306 @@
+"""The durable spool between the edge and the store (Telegraf's buffer, made durable).
+
+`put(records)` appends; `begin(n)` hands out the oldest `n` records not already in flight as a `Batch`;
+`end(batch, accepted, rejected)` removes the records the store acknowledged and those it rejected for good
+(counted); everything else in the batch goes back to the spool. Nothing leaves before `end`, so a crash
+between sending and acknowledging sends the batch again: delivery is at-least-once, and since a record is a
+point whose identity is fixed (agent/store/schema.py), a replay overwrites the point with itself.
+
+Bounded size (`max_bytes` of record payload). When a `put` makes the spool exceed it, the full policy runs,
+in this order, until the spool fits — each step counted:
+1. downsample old successful samples: in the older half of the spooled samples, every second successful
+   sample of each probe is removed (`downsampled`); repeated while it frees space;
+2. then old failed samples the same way (`downsampled`);
+3. then the older half of heartbeats (`dropped_heartbeats`);
+4. state changes, outages and statements are never dropped: the spool stays over its limit and
+   `over_limit` counts it (and the agent logs an error).
+The SLA figures come from the state changes and outages, which the edge qualifies before spooling, so
+downsampling thins the evidence of raw samples but never changes an outage.
+
+`SqliteSpool` is the durable one (SQLite WAL, synchronous=FULL: a put survives kill -9 and power loss);
+`MemorySpool` has the same behaviour, for unit tests. One test suite runs against both.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from agent.store.schema import Kind, Record
+from agent.store.sqlite import connect
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: int
+    records: tuple[Record, ...]
+    seqs: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+@dataclass
+class SpoolStats:
+    accepted: int = 0
+    rejected: int = 0
+    downsampled: int = 0
+    dropped_heartbeats: int = 0
+    over_limit: int = 0
+    duplicates_ignored: int = 0
+
+
+class Spool(Protocol):
+    stats: SpoolStats
+    max_bytes: int
+
+    def put(self, records: Sequence[Record]) -> None: ...
+
+    def begin(self, batch_size: int) -> Batch: ...
+
+    def end(self, batch: Batch, accepted: Sequence[int], rejected: Sequence[int]) -> None: ...
+
+    def pending(self) -> int: ...
+
+    def size_bytes(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class _Row:
+    seq: int
+    record: Record
+    payload: str
+    size: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.size = len(self.payload)
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS spool (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    key     TEXT NOT NULL UNIQUE,
+    kind    TEXT NOT NULL,
+    series  TEXT NOT NULL,
+    ok      INTEGER,
+    size    INTEGER NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS spool_by_kind ON spool (kind, seq);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+class SqliteSpool:
+    def __init__(self, path: Path, max_bytes: int) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.db = connect(path)
+        self.db.executescript(_SCHEMA)
+        self._inflight: set[int] = set()
+        self._batch_ids = itertools.count(1)
+        self._bytes = int(self.db.execute("SELECT coalesce(sum(size), 0) FROM spool").fetchone()[0])
+        self.stats = SpoolStats(**{n: v for n, v in self.db.execute("SELECT name, value FROM counters")})
+
+    def close(self) -> None:
+        self.db.close()
+
+    def put(self, records: Sequence[Record]) -> None:
+        rows = []
+        for r in records:
+            payload = r.to_json()
+            ok = r.field("ok") if r.kind is Kind.SAMPLE else None
+            rows.append((r.key, r.kind.value, r.series, None if ok is None else int(bool(ok)), len(payload), payload))
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for row in rows:
+                cur = self.db.execute(
+                    "INSERT OR IGNORE INTO spool (key, kind, series, ok, size, payload) VALUES (?, ?, ?, ?, ?, ?)", row
+                )
+                if cur.rowcount == 1:
+                    self._bytes += row[4]
+                else:
+                    self.stats.duplicates_ignored += 1
+            if self._bytes > self.max_bytes:
+                self._apply_full_policy()
+            self._save_counters()
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            self._bytes = int(self.db.execute("SELECT coalesce(sum(size), 0) FROM spool").fetchone()[0])
+            raise
+
+    def begin(self, batch_size: int) -> Batch:
+        inflight = self._not_inflight()
+        rows = self.db.execute(
+            f"SELECT seq, payload FROM spool WHERE seq NOT IN ({inflight}) ORDER BY seq LIMIT ?", (batch_size,)
+        ).fetchall()
+        seqs = tuple(int(s) for s, _ in rows)
+        self._inflight.update(seqs)
+        return Batch(next(self._batch_ids), tuple(Record.from_json(p) for _, p in rows), seqs)
+
+    def end(self, batch: Batch, accepted: Sequence[int], rejected: Sequence[int]) -> None:
+        done = [batch.seqs[i] for i in (*accepted, *rejected)]
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for seq in done:
+                row = self.db.execute("DELETE FROM spool WHERE seq = ? RETURNING size", (seq,)).fetchone()
+                if row is not None:
+                    self._bytes -= int(row[0])
+            self.stats.accepted += len(accepted)
+            self.stats.rejected += len(rejected)
+            self._save_counters()
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        finally:
+            self._inflight.difference_update(batch.seqs)
+
+    def pending(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM spool").fetchone()[0])
+
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def _save_counters(self) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO counters VALUES (?, ?)", [(k, v) for k, v in vars(self.stats).items()]
+        )
+
+    # --- full policy ------------------------------------------------------------------------------------
+
+    def _apply_full_policy(self) -> None:
+        for ok in (1, 0):
+            while self._bytes > self.max_bytes:
+                freed = self._thin_samples(ok)
+                if not freed:
+                    break
+        if self._bytes > self.max_bytes:
+            self._drop_old_heartbeats()
+        if self._bytes > self.max_bytes:
+            self.stats.over_limit += 1
+
+    def _not_inflight(self) -> str:
+        return ",".join(str(s) for s in self._inflight) or "-1"  # `NOT IN (NULL)` would match nothing
+
+    def _thin_samples(self, ok: int) -> int:
+        inflight = self._not_inflight()
+        count = int(self.db.execute("SELECT count(*) FROM spool WHERE kind = 'sample'").fetchone()[0])
+        if count < 2:
+            return 0
+        median = self.db.execute(
+            "SELECT seq FROM spool WHERE kind = 'sample' ORDER BY seq LIMIT 1 OFFSET ?", (count // 2,)
+        ).fetchone()[0]
+        victims = self.db.execute(
+            f"""SELECT seq, size FROM (
+                    SELECT seq, size, ok, ROW_NUMBER() OVER (PARTITION BY series ORDER BY seq) AS n
+                    FROM spool WHERE kind = 'sample' AND seq < ? AND seq NOT IN ({inflight}))
+                WHERE ok = ? AND n % 2 = 0""",
+            (median, ok),
+        ).fetchall()
+        self.db.executemany("DELETE FROM spool WHERE seq = ?", [(s,) for s, _ in victims])
+        self._bytes -= sum(int(size) for _, size in victims)
+        self.stats.downsampled += len(victims)
+        return len(victims)
+
+    def _drop_old_heartbeats(self) -> None:
+        inflight = self._not_inflight()
+        rows = self.db.execute(
+            f"SELECT seq, size FROM spool WHERE kind = 'heartbeat' AND seq NOT IN ({inflight}) ORDER BY seq"
+        ).fetchall()
+        victims = rows[: max(1, len(rows) // 2)] if rows else []
+        self.db.executemany("DELETE FROM spool WHERE seq = ?", [(s,) for s, _ in victims])
+        self._bytes -= sum(int(size) for _, size in victims)
+        self.stats.dropped_heartbeats += len(victims)
+
+
+class MemorySpool:
+    """The same behaviour in memory (unit tests; lost on exit)."""
+
+    def __init__(self, max_bytes: int = 1 << 30) -> None:
+        self.max_bytes = max_bytes
+        self.stats = SpoolStats()
+        self._rows: dict[int, _Row] = {}
+        self._keys: set[str] = set()
+        self._seq = itertools.count(1)
+        self._batch_ids = itertools.count(1)
+        self._inflight: set[int] = set()
+
+    def close(self) -> None:
+        pass
+
+    def put(self, records: Sequence[Record]) -> None:
+        for r in records:
+            if r.key in self._keys:
+                self.stats.duplicates_ignored += 1
+                continue
+            seq = next(self._seq)
+            self._rows[seq] = _Row(seq, r, r.to_json())
+            self._keys.add(r.key)
+        if self.size_bytes() > self.max_bytes:
+            for ok in (True, False):
+                while self.size_bytes() > self.max_bytes and self._thin(ok):
+                    pass
+            if self.size_bytes() > self.max_bytes:
+                beats = [
+                    s for s, r in self._rows.items() if r.record.kind is Kind.HEARTBEAT and s not in self._inflight
+                ]
+                for s in beats[: max(1, len(beats) // 2)] if beats else []:
+                    self._drop(s)
+                    self.stats.dropped_heartbeats += 1
+            if self.size_bytes() > self.max_bytes:
+                self.stats.over_limit += 1
+
+    def _thin(self, ok: bool) -> int:
+        samples = [s for s, r in self._rows.items() if r.record.kind is Kind.SAMPLE]
+        if len(samples) < 2:
+            return 0
+        median = samples[len(samples) // 2]
+        seen: dict[str, int] = {}
+        victims = []
+        for s in samples:
+            if s >= median:
+                break
+            if s in self._inflight:
+                continue
+            rec = self._rows[s].record
+            seen[rec.series] = n = seen.get(rec.series, 0) + 1
+            if n % 2 == 0 and bool(rec.field("ok")) is ok:
+                victims.append(s)
+        for s in victims:
+            self._drop(s)
+        self.stats.downsampled += len(victims)
+        return len(victims)
+
+    def _drop(self, seq: int) -> None:
+        row = self._rows.pop(seq)
+        self._keys.discard(row.record.key)
+
+    def begin(self, batch_size: int) -> Batch:
+        seqs = tuple(itertools.islice((s for s in self._rows if s not in self._inflight), batch_size))
+        self._inflight.update(seqs)
+        return Batch(next(self._batch_ids), tuple(self._rows[s].record for s in seqs), seqs)
+
+    def end(self, batch: Batch, accepted: Sequence[int], rejected: Sequence[int]) -> None:
+        for i in (*accepted, *rejected):
+            if batch.seqs[i] in self._rows:
+                self._drop(batch.seqs[i])
+        self.stats.accepted += len(accepted)
+        self.stats.rejected += len(rejected)
+        self._inflight.difference_update(batch.seqs)
+
+    def pending(self) -> int:
+        return len(self._rows)
+
+    def size_bytes(self) -> int:
+        return sum(r.size for r in self._rows.values())
+
+
+def open_spool(path: Path | None, max_bytes: int) -> Spool:
+    return MemorySpool(max_bytes) if path is None else SqliteSpool(path, max_bytes)

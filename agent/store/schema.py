@@ -1,0 +1,217 @@
+"""The one definition of what Vigie writes: measurements, tags, fields (docs/store.md explains each).
+
+Every writer (edge, central) builds `Record`s through the constructors below; the embedded SQLite store and
+the InfluxDB shipper both take `Record`s, and the read path (InfluxQL) and the Grafana dashboards are built
+on the names defined here. A `Record` is one InfluxDB point; its identity is the point's identity in
+InfluxDB — measurement + tag set + timestamp — so writing it twice overwrites it with itself (idempotent
+replays, at-least-once shipping without duplicates in the store).
+
+Rules that keep the schema valid on InfluxDB 1.8+/2.x/3.x and on VictoriaMetrics:
+- strings go in tags, never in fields (VictoriaMetrics turns string fields into 0);
+- a field keeps one type forever: probe values are always floats, `ok` always a boolean, counters always
+  integers (a type change is a 400 "field type conflict" in InfluxDB);
+- timestamps are written with millisecond precision (`PRECISION`).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+PRECISION = "ms"
+
+# measurements
+PROBE = "vigie_probe"  # one point per probe run, at its scheduled time
+STATE = "vigie_state"  # one point per qualified state change of a service (edge) or its status (central)
+OUTAGE = "vigie_outage"  # one point per closed down period, at its start; class outage | microcut
+HEARTBEAT = "vigie_heartbeat"  # one point per heartbeat of an agent
+STATEMENT = "vigie_statement"  # the current month's figures of a service, recomputed by the central role
+
+MEASUREMENTS = (PROBE, STATE, OUTAGE, HEARTBEAT, STATEMENT)
+
+# tags (all strings); the service identity is client/site/service
+SERVICE_TAGS = ("client", "site", "service")
+PROBE_TAGS = (*SERVICE_TAGS, "agent", "device", "probe", "kind", "target", "reason")
+STATE_TAGS = (*SERVICE_TAGS, "agent", "source", "state", "cause")
+OUTAGE_TAGS = (*SERVICE_TAGS, "agent", "class")
+HEARTBEAT_TAGS = ("agent", "role")
+STATEMENT_TAGS = (*SERVICE_TAGS, "contract", "month")
+
+# fixed fields and their types (probe values add float fields named after the collector's values)
+STATE_CODE = {"up": 1, "down": 0, "unknown": -1}
+STATE_FIELDS = {"code": int}
+OUTAGE_FIELDS = {"duration_s": int, "end_s": int}
+HEARTBEAT_FIELDS = {"seq": int, "uptime_s": float, "spool_records": int}
+STATEMENT_FIELDS = {
+    "availability_pct": float,
+    "measured_pct": float,
+    "objective_pct": float,
+    "unavailable_min": float,
+    "excluded_min": float,
+    "counted_min": float,
+    "unknown_min": float,
+    "tier_pct": float,
+    "credit_eur": float,
+    "budget_min": float,  # minutes of counted downtime left before the next (worse) credit tier
+    "next_tier_pct": float,  # the credit of that tier
+    "objective_met": bool,
+}
+
+
+class Kind(enum.StrEnum):
+    """What a record is, for the spool's full policy (samples may be downsampled; states never dropped)."""
+
+    SAMPLE = "sample"
+    STATE = "state"
+    OUTAGE = "outage"
+    HEARTBEAT = "heartbeat"
+    STATEMENT = "statement"
+
+
+KIND_OF = {PROBE: Kind.SAMPLE, STATE: Kind.STATE, OUTAGE: Kind.OUTAGE, HEARTBEAT: Kind.HEARTBEAT}
+KIND_OF[STATEMENT] = Kind.STATEMENT
+
+FieldValue = float | int | bool
+
+
+@dataclass(frozen=True)
+class Record:
+    measurement: str
+    tags: tuple[tuple[str, str], ...]  # sorted by key
+    fields: tuple[tuple[str, FieldValue], ...]
+    time_ms: int
+
+    @property
+    def kind(self) -> Kind:
+        return KIND_OF[self.measurement]
+
+    @property
+    def series(self) -> str:
+        """measurement + tag set, as in InfluxDB's series key."""
+        return _escape_measurement(self.measurement) + "".join(
+            f",{_escape_tag(k)}={_escape_tag(v)}" for k, v in self.tags
+        )
+
+    @property
+    def key(self) -> str:
+        """The point's identity: the same key is the same point (a replay overwrites it with itself)."""
+        return f"{self.series} {self.time_ms}"
+
+    def tag(self, name: str) -> str | None:
+        return dict(self.tags).get(name)
+
+    def field(self, name: str) -> FieldValue | None:
+        return dict(self.fields).get(name)
+
+    def line(self) -> str:
+        """InfluxDB line protocol, millisecond precision."""
+        return f"{self.series} {','.join(f'{_escape_tag(k)}={_field(v)}' for k, v in self.fields)} {self.time_ms}"
+
+    def to_json(self) -> str:
+        return json.dumps([self.measurement, self.tags, self.fields, self.time_ms], separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Record:
+        m, tags, fields, t = json.loads(text)
+        return cls(m, tuple((k, v) for k, v in tags), tuple((k, v) for k, v in fields), t)
+
+
+def make(measurement: str, tags: Mapping[str, str | None], fields: Mapping[str, FieldValue], time_ms: int) -> Record:
+    if measurement not in KIND_OF:
+        raise ValueError(f"unknown measurement {measurement!r}")
+    clean_tags = tuple(sorted((k, str(v)) for k, v in tags.items() if v is not None and str(v) != ""))
+    clean_fields = tuple(
+        sorted((k, v) for k, v in fields.items() if not (isinstance(v, float) and not math.isfinite(v)))
+    )
+    if not clean_fields:
+        raise ValueError(f"{measurement}: a point needs at least one field")
+    return Record(measurement, clean_tags, clean_fields, time_ms)
+
+
+def ms(t: datetime) -> int:
+    if t.tzinfo is None:
+        raise ValueError("naive datetime")
+    return int(t.timestamp() * 1000)
+
+
+# --- the writers' constructors ------------------------------------------------------------------------------
+
+_FIELD_NAME = re.compile(r"[^a-z0-9_]+")
+
+
+def probe_fields(ok: bool, duration_s: float, values: Mapping[str, Any]) -> dict[str, FieldValue]:
+    """`ok`, `duration_s`, and every numeric value of the collector as a float (one nested level flattened:
+    `{"if": {"in": 3}}` → `if_in`). Lists and strings are not fields (strings belong in tags)."""
+    out: dict[str, FieldValue] = {"ok": bool(ok), "duration_s": float(duration_s)}
+    for name, value in values.items():
+        if isinstance(value, Mapping):
+            for sub, v in value.items():
+                _numeric(out, f"{name}_{sub}", v)
+        else:
+            _numeric(out, str(name), value)
+    return out
+
+
+def _numeric(out: dict[str, FieldValue], name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    key = _FIELD_NAME.sub("_", name.lower()).strip("_")
+    if key and key not in ("ok", "duration_s"):
+        out[key] = float(value)
+
+
+def sample(
+    *, ids: Mapping[str, str], ok: bool, reason: str | None, time_ms: int, duration_s: float, values: Mapping[str, Any]
+) -> Record:
+    """`ids`: client, site, service, agent, device, probe, kind, target."""
+    return make(PROBE, {**ids, "reason": reason}, probe_fields(ok, duration_s, values), time_ms)
+
+
+def state(*, ids: Mapping[str, str], state: str, source: str, time_ms: int, cause: str | None = None) -> Record:
+    return make(STATE, {**ids, "state": state, "source": source, "cause": cause}, {"code": STATE_CODE[state]}, time_ms)
+
+
+def outage(*, ids: Mapping[str, str], start_ms: int, end_ms: int, microcut: bool) -> Record:
+    return make(
+        OUTAGE,
+        {**ids, "class": "microcut" if microcut else "outage"},
+        {"duration_s": (end_ms - start_ms) // 1000, "end_s": end_ms // 1000},
+        start_ms,
+    )
+
+
+def heartbeat(*, agent: str, role: str, seq: int, uptime_s: float, spool_records: int, time_ms: int) -> Record:
+    fields = {"seq": seq, "uptime_s": float(uptime_s), "spool_records": spool_records}
+    return make(HEARTBEAT, {"agent": agent, "role": role}, fields, time_ms)
+
+
+def statement(*, ids: Mapping[str, str], fields: Mapping[str, FieldValue], time_ms: int) -> Record:
+    unknown = set(fields) - set(STATEMENT_FIELDS)
+    if unknown:
+        raise ValueError(f"{STATEMENT}: unknown fields {sorted(unknown)}")
+    return make(STATEMENT, ids, fields, time_ms)
+
+
+# --- line protocol escaping ---------------------------------------------------------------------------------
+
+
+def _escape_measurement(text: str) -> str:
+    return text.replace("\\", "\\\\").replace(",", "\\,").replace(" ", "\\ ")
+
+
+def _escape_tag(text: str) -> str:
+    return text.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+
+
+def _field(value: FieldValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value}i"
+    return repr(float(value))

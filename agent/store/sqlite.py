@@ -1,0 +1,142 @@
+"""The embedded store: one SQLite file in WAL mode, the default when no InfluxDB is configured.
+
+It mirrors InfluxDB's data model so both stores behave alike: one `points` table keyed by the point's
+identity (measurement + tag set + timestamp); writing a point again replaces it with itself, so replays
+never duplicate. Typed views give the tables the runtime reads:
+
+- `samples`       — probe runs (vigie_probe): probe id, time, ok, reason, fields;
+- `state_changes` — qualified state changes (vigie_state) per service and source (edge | central);
+- `state_intervals` — the same as half-open intervals [start, end) (end NULL while open);
+- `outages`       — closed down periods with their class (outage | microcut);
+- `heartbeats`    — agent heartbeats;
+- `statements`    — the statement figures written back by the central role.
+
+Several processes may open the same file (edge and central on one host): WAL lets readers run beside the
+one writer; `busy_timeout` absorbs short lock waits.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.store.schema import HEARTBEAT, OUTAGE, PROBE, STATE, STATEMENT, Record
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS points (
+    measurement TEXT NOT NULL,
+    series      TEXT NOT NULL,
+    time_ms     INTEGER NOT NULL,
+    tags        TEXT NOT NULL,
+    fields      TEXT NOT NULL,
+    PRIMARY KEY (series, time_ms)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS points_by_measurement ON points (measurement, time_ms);
+
+CREATE VIEW IF NOT EXISTS samples AS
+    SELECT json_extract(tags, '$.client') || '/' || json_extract(tags, '$.site') || '/'
+           || json_extract(tags, '$.service') || '/' || json_extract(tags, '$.probe') AS probe_id,
+           time_ms, json_extract(fields, '$.ok') AS ok, json_extract(tags, '$.reason') AS reason, tags, fields
+    FROM points WHERE measurement = '{PROBE}';
+CREATE VIEW IF NOT EXISTS state_changes AS
+    SELECT json_extract(tags, '$.service') AS service, json_extract(tags, '$.source') AS source,
+           json_extract(tags, '$.state') AS state, json_extract(tags, '$.cause') AS cause, time_ms, tags
+    FROM points WHERE measurement = '{STATE}';
+CREATE VIEW IF NOT EXISTS state_intervals AS
+    SELECT service, source, state, cause, time_ms AS start_ms,
+           LEAD(time_ms) OVER (PARTITION BY service, source ORDER BY time_ms) AS end_ms
+    FROM state_changes;
+CREATE VIEW IF NOT EXISTS outages AS
+    SELECT json_extract(tags, '$.service') AS service, json_extract(tags, '$.class') AS class,
+           time_ms AS start_ms, json_extract(fields, '$.end_s') * 1000 AS end_ms, tags
+    FROM points WHERE measurement = '{OUTAGE}';
+CREATE VIEW IF NOT EXISTS heartbeats AS
+    SELECT json_extract(tags, '$.agent') AS agent, json_extract(tags, '$.role') AS role, time_ms, fields
+    FROM points WHERE measurement = '{HEARTBEAT}';
+CREATE VIEW IF NOT EXISTS statements AS
+    SELECT json_extract(tags, '$.service') AS service, json_extract(tags, '$.month') AS month, time_ms, fields
+    FROM points WHERE measurement = '{STATEMENT}';
+"""
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A WAL-mode connection: durable on commit against a process crash (kill -9) and a power loss."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("PRAGMA busy_timeout=30000")
+    return db
+
+
+@dataclass(frozen=True)
+class Interval:
+    state: str
+    start_ms: int
+    end_ms: int | None
+    cause: str | None
+
+
+class SqliteStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = connect(path)
+        self.db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def write(self, records: Iterable[Record]) -> int:
+        """Write points idempotently (same identity → replaced by itself); one transaction. Returns the count."""
+        rows = [
+            (r.measurement, r.series, r.time_ms, json.dumps(dict(r.tags)), json.dumps(dict(r.fields))) for r in records
+        ]
+        with self._transaction():
+            self.db.executemany("INSERT OR REPLACE INTO points VALUES (?, ?, ?, ?, ?)", rows)
+        return len(rows)
+
+    def _transaction(self) -> _Tx:
+        return _Tx(self.db)
+
+    # --- reads used by the central role and the tests ---------------------------------------------------
+
+    def count(self, measurement: str | None = None) -> int:
+        if measurement is None:
+            return int(self.db.execute("SELECT count(*) FROM points").fetchone()[0])
+        return int(self.db.execute("SELECT count(*) FROM points WHERE measurement = ?", (measurement,)).fetchone()[0])
+
+    def sample_times(self, probe_id: str) -> list[int]:
+        rows = self.db.execute("SELECT time_ms FROM samples WHERE probe_id = ? ORDER BY time_ms", (probe_id,))
+        return [int(r[0]) for r in rows]
+
+    def state_intervals(self, service: str, source: str = "edge", until_ms: int | None = None) -> list[Interval]:
+        rows = self.db.execute(
+            "SELECT state, start_ms, end_ms, cause FROM state_intervals WHERE service = ? AND source = ? "
+            "AND (? IS NULL OR start_ms < ?) ORDER BY start_ms",
+            (service, source, until_ms, until_ms),
+        )
+        return [Interval(r[0], int(r[1]), None if r[2] is None else int(r[2]), r[3]) for r in rows]
+
+    def last_heartbeats(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT agent, max(time_ms) FROM heartbeats GROUP BY agent")
+        return {str(a): int(t) for a, t in rows}
+
+    def latest_statement(self, service: str) -> dict[str, float] | None:
+        row = self.db.execute(
+            "SELECT fields FROM statements WHERE service = ? ORDER BY time_ms DESC LIMIT 1", (service,)
+        ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+
+class _Tx:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")

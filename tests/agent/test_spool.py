@@ -1,0 +1,142 @@
+"""The spool: a batch leaves only when acknowledged; the full policy is applied and counted. One suite, both
+spools (memory and SQLite WAL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.spool import MemorySpool, Spool, SqliteSpool
+from agent.store import schema
+from agent.store.schema import Kind, Record
+from agent.store.sqlite import SqliteStore
+
+IDS = {"client": "c", "site": "s", "service": "svc", "agent": "a1", "device": "cpe", "kind": "icmp", "target": "x"}
+
+
+def samples(n: int, probes: int = 1, ok: bool = True, start: int = 0) -> list[Record]:
+    return [
+        schema.sample(
+            ids={**IDS, "probe": f"icmp-{p}"},
+            ok=ok,
+            reason=None if ok else "timeout",
+            time_ms=(start + i) * 10_000,
+            duration_s=0.01,
+            values={"rtt_avg_ms": 1.5, "loss": 0.0},
+        )
+        for i in range(n)
+        for p in range(probes)
+    ]
+
+
+def state(t: int, s: str) -> Record:
+    return schema.state(
+        ids={"client": "c", "site": "s", "service": "svc", "agent": "a1"}, state=s, source="edge", time_ms=t
+    )
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def make_spool(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+    opened: list[Spool] = []
+
+    def make(max_bytes: int = 1 << 30) -> Spool:
+        spool: Spool = (
+            MemorySpool(max_bytes) if request.param == "memory" else SqliteSpool(tmp_path / "s.db", max_bytes)
+        )
+        opened.append(spool)
+        return spool
+
+    yield make
+    for s in opened:
+        s.close()
+
+
+def test_a_batch_leaves_only_when_acknowledged(make_spool) -> None:  # type: ignore[no-untyped-def]
+    spool = make_spool()
+    spool.put(samples(10))
+    batch = spool.begin(4)
+    assert len(batch) == 4 and spool.pending() == 10
+    second = spool.begin(4)  # in flight records are not handed out twice
+    assert set(batch.seqs).isdisjoint(second.seqs)
+    spool.end(batch, accepted=[0, 1], rejected=[2])
+    assert spool.pending() == 7
+    assert spool.stats.accepted == 2 and spool.stats.rejected == 1
+    spool.end(second, accepted=[], rejected=[])  # nothing acknowledged: all four come back
+    again = spool.begin(100)
+    assert len(again) == 7
+    assert again.records[0] == batch.records[3]  # the oldest first
+
+
+def test_the_same_point_is_spooled_once(make_spool) -> None:  # type: ignore[no-untyped-def]
+    spool = make_spool()
+    spool.put(samples(5))
+    spool.put(samples(5))
+    assert spool.pending() == 5
+    assert spool.stats.duplicates_ignored == 5
+
+
+def test_when_full_old_successful_samples_are_downsampled_and_states_kept(make_spool) -> None:  # type: ignore[no-untyped-def]
+    one = len(samples(1)[0].to_json())
+    spool = make_spool(max_bytes=100 * one)
+    spool.put([state(0, "down")])
+    spool.put(samples(60, probes=2, ok=True))  # 120 samples > 100
+    assert spool.size_bytes() <= spool.max_bytes
+    assert spool.stats.downsampled > 0
+    kept = spool.begin(10_000).records
+    assert sum(r.kind is Kind.STATE for r in kept) == 1
+    # the recent half is untouched: the last 30 scheduled slots of each probe are all there
+    for p in ("icmp-0", "icmp-1"):
+        times = sorted(r.time_ms for r in kept if r.tag("probe") == p)
+        assert times[-30:] == [i * 10_000 for i in range(30, 60)]
+
+
+def test_failed_samples_are_thinned_only_after_successful_ones(make_spool) -> None:  # type: ignore[no-untyped-def]
+    one = len(samples(1)[0].to_json())
+    spool = make_spool(max_bytes=90 * one)
+    spool.put(samples(20, ok=False) + samples(80, ok=True, start=20))
+    kept = spool.begin(10_000).records
+    assert sum(not r.field("ok") for r in kept) == 20
+
+
+def test_states_are_never_dropped_the_overflow_is_counted(make_spool) -> None:  # type: ignore[no-untyped-def]
+    spool = make_spool(max_bytes=64 * 1024)
+    states = [state(i * 1000, "down" if i % 2 else "up") for i in range(2000)]
+    spool.put(states)
+    assert spool.pending() == 2000
+    assert spool.stats.over_limit >= 1
+
+
+def test_the_sqlite_spool_survives_a_reopen_with_its_counters(tmp_path: Path) -> None:
+    spool = SqliteSpool(tmp_path / "s.db", 1 << 20)
+    spool.put(samples(10))
+    spool.end(spool.begin(3), accepted=[0, 1, 2], rejected=[])
+    spool.begin(5)  # in flight when the process dies: comes back after the restart
+    spool.close()
+    again = SqliteSpool(tmp_path / "s.db", 1 << 20)
+    assert again.pending() == 7
+    assert again.stats.accepted == 3
+    assert len(again.begin(100)) == 7
+    assert again.size_bytes() == sum(len(r.to_json()) for r in samples(10)[3:])
+
+
+def test_the_embedded_store_is_idempotent_and_derives_state_intervals(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "v.db")
+    store.write(samples(10))
+    store.write(samples(10))
+    assert store.count(schema.PROBE) == 10
+    store.write([state(1000, "up"), state(5000, "down"), state(9000, "up")])
+    store.write([state(5000, "down")])
+    intervals = store.state_intervals("svc")
+    assert [(i.state, i.start_ms, i.end_ms) for i in intervals] == [
+        ("up", 1000, 5000),
+        ("down", 5000, 9000),
+        ("up", 9000, None),
+    ]
+
+
+def test_line_protocol_escapes_tags_and_types_fields() -> None:
+    r = schema.make(schema.PROBE, {"site": "Lyon HQ,1", "probe": "a=b"}, {"ok": True, "n": 3, "x": 1.5}, 1234)
+    assert r.line() == "vigie_probe,probe=a\\=b,site=Lyon\\ HQ\\,1 n=3i,ok=true,x=1.5 1234"
+    assert Record.from_json(r.to_json()) == r
