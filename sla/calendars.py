@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from sla.intervals import IntervalSet
+from sla.intervals import Interval, IntervalSet
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -147,11 +147,17 @@ class Month:
 
 
 def windows(clock: Clock, start: int, end: int, calendar: HolidayCalendar) -> IntervalSet:
-    """The calendar's open time inside `[start, end)`, as an interval set."""
+    """The calendar's open time inside `[start, end)`, as an interval set (a fresh list: callers may keep it)."""
     if end <= start:
         return []
     if clock is Clock.WALL_CLOCK:
         return [(start, end)]
+    return list(_windows(clock, start, end, calendar))
+
+
+@lru_cache(maxsize=1024)
+def _windows(clock: Clock, start: int, end: int, calendar: HolidayCalendar) -> tuple[Interval, ...]:
+    # Cached: every service instance of a month asks for the same month's coverage and HO windows.
     out: IntervalSet = []
     day = local_date(start) - timedelta(days=1)
     last = local_date(end - 1)
@@ -161,7 +167,7 @@ def windows(clock: Clock, start: int, end: int, calendar: HolidayCalendar) -> In
             if s < e:
                 out.append((s, e))
         day += timedelta(days=1)
-    return out
+    return tuple(out)
 
 
 @lru_cache(maxsize=8192)

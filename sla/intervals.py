@@ -34,12 +34,15 @@ def intersect(a: IntervalSet, b: IntervalSet) -> IntervalSet:
     """Intersection of two normalized sets (two-pointer walk)."""
     out: IntervalSet = []
     i = j = 0
-    while i < len(a) and j < len(b):
-        start = max(a[i][0], b[j][0])
-        end = min(a[i][1], b[j][1])
+    len_a, len_b = len(a), len(b)
+    while i < len_a and j < len_b:
+        a_start, a_end = a[i]
+        b_start, b_end = b[j]
+        start = a_start if a_start >= b_start else b_start  # as max(): the first on a tie
+        end = a_end if a_end <= b_end else b_end  # as min(): the first on a tie
         if start < end:
             out.append((start, end))
-        if a[i][1] < b[j][1]:
+        if a_end < b_end:
             i += 1
         else:
             j += 1
