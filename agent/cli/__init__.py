@@ -18,6 +18,8 @@ app = typer.Typer(
 _GROUPS: list[tuple[str, str]] = [
     ("sla", "sla"),
     ("config", "config"),
+    ("probe", "probe"),
+    ("profiles", "profiles"),
 ]
 
 for _module, _name in _GROUPS:
