@@ -11,9 +11,15 @@ from typing import Any
 from collectors.icmp import IcmpCollector
 from collectors.snmp import SnmpCollector
 from collectors.ssh import SshCollector
+from collectors.tcp import TcpCollector
+from collectors.trace import TraceCollector
+from collectors.udp import UdpCollector
 
 COLLECTORS: dict[str, Any] = {
     IcmpCollector.kind: IcmpCollector,
     SnmpCollector.kind: SnmpCollector,
     SshCollector.kind: SshCollector,
+    TcpCollector.kind: TcpCollector,
+    UdpCollector.kind: UdpCollector,
+    TraceCollector.kind: TraceCollector,
 }

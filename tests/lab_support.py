@@ -58,6 +58,20 @@ class LabEndpoints:
         ("after_reboot", 6003),
         ("garbage", 6004),
     )
+    # Services on ns_host and the routed path behind it (services.d/30-services-ns.sh)
+    tcp_open: int = 8080  # a listener
+    tcp_closed: int = 8081  # nothing listens: RST
+    tcp_dropped: int = 8082  # nftables drop: no answer
+    tcp_rejected: int = 8083  # nftables reject with ICMP admin-prohibited
+    dns_port: int = 53  # dnsmasq: svc.vigie.test A 10.250.0.2, NXDOMAIN for other *.vigie.test
+    dns_name: str = "svc.vigie.test"
+    udp_closed: int = 5353  # ICMP port-unreachable
+    udp_dropped: int = 5354  # nftables drop
+    udp_garbage: int = 5355  # answers with the query id, then garbage
+    trace_far: str = "10.250.3.2"  # beyond the provider edge; hops: LAN router, CPE, PE, far host
+    trace_hops: tuple[str, ...] = ("10.250.0.2", "10.250.1.2", "10.250.2.2", "10.250.3.2")
+    trace_namespaces: tuple[str, ...] = ("vigie-h1", "vigie-cpe", "vigie-pe", "vigie-far")
+    access_link: tuple[str, str] = ("vigie-cpe", "cpe-pe")  # (namespace, interface) of the access link
     run_dir: Path | None = None  # VIGIE_LAB_RUN: pid files, logs, generated data
 
 

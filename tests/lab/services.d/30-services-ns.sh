@@ -5,7 +5,7 @@
 #   TCP 8080 open (a listener), 8081 closed (nothing listens: RST), 8082 dropped by nftables (no answer),
 #   8083 rejected by nftables with ICMP admin-prohibited; DNS (dnsmasq) on UDP 53 answering
 #   svc.vigie.test A 10.250.0.2 and NXDOMAIN otherwise; UDP 5353 closed (ICMP port unreachable),
-#   UDP 5354 dropped.
+#   UDP 5354 dropped; UDP 5355 a responder that answers any query with its id, then garbage.
 #
 # A routed path behind it, for the trace collector (all inside 10.250.0.0/16, which 00-netns.sh blackholes
 # in the root namespace, so nothing can leave the machine):
@@ -27,7 +27,25 @@ link() {  # ns_a if_a addr_a ns_b if_b addr_b
   ip -n "$4" addr add "$6" dev "$5"; ip -n "$4" link set "$5" up
 }
 
+# Every route of the lab path, idempotent: taking an interface down deletes the routes through it, so a test
+# that cut a link calls `30-services-ns.sh routes RUN_DIR` after bringing it back up.
+routes() {
+  ip -n $H1 route replace default via 10.250.0.1
+  ip -n $H1 route replace 10.250.2.0/24 via 10.250.1.2
+  ip -n $H1 route replace 10.250.3.0/24 via 10.250.1.2
+  ip -n vigie-cpe route replace default via 10.250.2.2             # the CPE's way out is its access link
+  ip -n vigie-cpe route replace 10.250.0.0/24 via 10.250.1.1
+  ip -n vigie-pe route replace 10.250.0.0/24 via 10.250.2.1        # no default: unknown prefixes are unreachable
+  ip -n vigie-pe route replace 10.250.1.0/24 via 10.250.2.1
+  ip -n vigie-far route replace default via 10.250.3.1
+  # root namespace: the routed part goes through the test host (more specific than the /16 blackhole)
+  for net in 10.250.1.0/24 10.250.2.0/24 10.250.3.0/24; do ip route replace "$net" via 10.250.0.2 dev vigie-h0; done
+}
+
 case "$cmd" in
+routes)
+  routes
+  ;;
 start)
   mkdir -p "$dir"
   for ns in $ROUTERS; do ip netns del "$ns" 2>/dev/null || true; ip netns add "$ns"; ip -n "$ns" link set lo up; done
@@ -37,15 +55,7 @@ start)
   for ns in $H1 $ROUTERS; do
     ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.icmp_ratelimit=0
   done
-  ip -n $H1 route add 10.250.2.0/24 via 10.250.1.2
-  ip -n $H1 route add 10.250.3.0/24 via 10.250.1.2
-  ip -n vigie-cpe route add default via 10.250.1.1
-  ip -n vigie-cpe route add 10.250.3.0/24 via 10.250.2.2
-  ip -n vigie-pe route add default via 10.250.2.1
-  ip -n vigie-far route add default via 10.250.3.1
-  # root namespace: the routed part goes through the test host (more specific than the /16 blackhole)
-  for net in 10.250.1.0/24 10.250.2.0/24 10.250.3.0/24; do ip route replace "$net" via 10.250.0.2 dev vigie-h0; done
-
+  routes
   # Filtered ports on the test host: a table of ours, removed with the namespace.
   ip netns exec $H1 nft -f - <<'EOF'
 table inet vigie_services {
@@ -66,6 +76,17 @@ EOF
     --pid-file="$dir/dnsmasq.pid" --log-facility=- --address=/svc.vigie.test/10.250.0.2 \
     --address=/vigie.test/ > "$dir/dnsmasq.log" 2>&1 < /dev/null &
   echo $! > "$run/ns-dnsmasq.pid"
+
+  ip netns exec $H1 setsid /usr/bin/python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.250.0.2", 5355))
+while True:
+    data, peer = s.recvfrom(2048)
+    # the query id and a "response" flag, then counts that promise records which never come, then junk
+    s.sendto(data[:2] + b"\x81\x80\x00\x07\x00\x09\x00\x00\x00\x00\xde\xad\xbe\xef~~garbage~~", peer)
+' > "$dir/garbage-udp.log" 2>&1 < /dev/null &
+  echo $! > "$run/ns-garbage-udp.pid"
 
   for _ in $(seq 100); do
     ip netns exec $H1 ss -Hltn 'sport = :8080' | grep -q . && ip netns exec $H1 ss -Hlun 'sport = :53' | grep -q . && break
