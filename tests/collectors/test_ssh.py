@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
-from lab_support import LabEndpoints, ns_exec, require_root
+from lab_support import LabEndpoints, require_root
+from netlab import link_down
 
 from collectors import COLLECTORS
 from collectors.base import Reason, SecretSource
@@ -192,11 +193,8 @@ async def test_a_cut_link_is_a_timeout_and_the_device_is_back_when_the_link_is(l
     config = openssh(lab, port=lab.ssh_ns_port, conn_timeout_s=2)
     up = await collect(config, lab.ns_host)
     assert up.ok, up.detail
-    ns_exec("ip", "link", "set", lab.ns_if, "down")
-    try:
+    with link_down(lab.ns, lab.ns_if, lab):
         cut = await collect(config, lab.ns_host)
-    finally:
-        ns_exec("ip", "link", "set", lab.ns_if, "up")
     assert cut.reason in (Reason.TIMEOUT, Reason.UNREACHABLE), cut.detail
     for _ in range(30):  # the veth carrier comes back within a few hundred ms
         back = await collect(config, lab.ns_host)
