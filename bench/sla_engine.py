@@ -20,7 +20,10 @@ Two timings, both on the same already-generated arrays (generation is timed apar
 - the pipeline: `Case(...)` with `ProbeSamples`, `sla.statement.compute` (qualification, combination,
   exclusions, availability, GTR, GTD) and `to_json` — the statement as the product emits it;
 - the floor: one numpy pass reading the same arrays (`times.sum()` and `count_nonzero(ok)` per probe).
-Both run in this single thread, one after the other per instance, so both read cache-warm arrays.
+Both run in this single thread, one after the other per instance, so both read cache-warm arrays. The
+ratio and samples/s per core use CPU time (`time.process_time`), which other tenants of a shared machine
+disturb less than wall time; both are printed. A warm-up instance (holiday tables, calendar caches) runs
+first and is not counted. "qualification" is timed apart, for the breakdown only.
 Targets (issue 2): pipeline within 5 × the floor, and under 60 s on one core for 1,000 instances.
 
 Output: a table for people, then one JSON line (the last line) with the figures.
@@ -324,7 +327,7 @@ def figures(t: Totals, per_instance: list[float]) -> dict[str, Any]:
         "qualification_ratio_to_floor": round(t.qualification_s / t.floor_wall_s, 2) if t.floor_wall_s else None,
         "samples_per_s_per_core": round(t.samples / pipeline_s) if pipeline_s else None,
         "floor_samples_per_s": round(t.samples / floor_s) if floor_s else None,
-        "ratio_to_floor": round(t.pipeline_wall_s / t.floor_wall_s, 2) if t.floor_wall_s else None,
+        "ratio_to_floor": round(pipeline_s / floor_s, 2) if floor_s else None,
         "ms_per_instance_p50": round(float(np.percentile(ms, 50)), 3),
         "ms_per_instance_p99": round(float(np.percentile(ms, 99)), 3),
         "ms_per_instance_max": round(float(ms.max()), 3),
@@ -344,24 +347,27 @@ def _table(rows: list[tuple[str, str]]) -> str:
 
 
 def report(f: dict[str, Any]) -> str:
-    per_1000 = f["pipeline_s"] * 1000 / f["instances"] if f["instances"] else 0.0
+    per_1000 = f["pipeline_cpu_s"] * 1000 / f["instances"] if f["instances"] else 0.0
     ratio_ok = f["ratio_to_floor"] is not None and f["ratio_to_floor"] <= TARGET_RATIO
     time_ok = per_1000 <= TARGET_SECONDS_1000
     rows = [
         ("instances × probes", f"{f['instances']:,} × 3 ({MONTH}, {INTERVAL_S}-second samples)"),
         ("samples", f"{f['samples']:,}"),
         ("generation (excluded)", f"{f['generation_s']:.2f} s"),
-        ("floor (numpy sum pass)", f"{f['floor_s']:.3f} s wall, {f['floor_samples_per_s']:,} samples/s"),
+        (
+            "floor (numpy sum pass)",
+            f"{f['floor_s']:.3f} s wall, {f['floor_cpu_s']:.3f} s CPU, {f['floor_samples_per_s']:,} samples/s",
+        ),
         ("pipeline (compute+json)", f"{f['pipeline_s']:.2f} s wall, {f['pipeline_cpu_s']:.2f} s CPU"),
         (
             "  of which qualification",
             f"≈ {f['qualification_s']:.2f} s alone (qualify_probe × 3 + combine), "
             f"{f['qualification_ratio_to_floor']} × the floor; the rest is the statement (pure Python)",
         ),
-        ("samples/s per core", f"{f['samples_per_s_per_core']:,}"),
+        ("samples/s per core", f"{f['samples_per_s_per_core']:,} (samples / pipeline CPU seconds, one thread)"),
         (
             "ratio to floor",
-            f"{f['ratio_to_floor']} × (target ≤ {TARGET_RATIO:g} ×: {'met' if ratio_ok else 'NOT met'})",
+            f"{f['ratio_to_floor']} × in CPU time (target ≤ {TARGET_RATIO:g} ×: {'met' if ratio_ok else 'NOT met'})",
         ),
         (
             "for 1,000 instances",
@@ -408,15 +414,16 @@ def main(argv: list[str] | None = None) -> int:
         out.update(results[0])
     else:
         base = results[0]
-        print("Scaling (pipeline wall time)")
+        print("Scaling (pipeline CPU time; instances are independent, so the cost should grow linearly)")
         print(
             _table(
                 [
                     (
                         f"{r['instances']:,} instances",
-                        f"{r['pipeline_s']:.2f} s, {r['pipeline_s'] / r['instances'] * 1e3:.2f} ms/instance, "
-                        f"× {r['pipeline_s'] / base['pipeline_s']:.1f} for × {r['instances'] // base['instances']} "
-                        f"instances, ratio to floor {r['ratio_to_floor']}",
+                        f"{r['pipeline_cpu_s']:.2f} s CPU ({r['pipeline_s']:.2f} s wall), "
+                        f"{r['pipeline_cpu_s'] / r['instances'] * 1e3:.3f} ms/instance, "
+                        f"× {r['pipeline_cpu_s'] / base['pipeline_cpu_s']:.1f} for × "
+                        f"{r['instances'] // base['instances']} instances, ratio to floor {r['ratio_to_floor']}",
                     )
                     for r in results
                 ]
