@@ -24,7 +24,7 @@ downsampling thins the evidence of raw samples but never changes an outage.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -57,7 +57,9 @@ class Spool(Protocol):
     stats: SpoolStats
     max_bytes: int
 
-    def put(self, records: Sequence[Record]) -> None: ...
+    def put(self, records: Sequence[Record], edge_state: Mapping[str, str] | None = None) -> None: ...
+
+    def edge_state(self) -> dict[str, str]: ...
 
     def begin(self, batch_size: int) -> Batch: ...
 
@@ -93,6 +95,7 @@ CREATE TABLE IF NOT EXISTS spool (
 );
 CREATE INDEX IF NOT EXISTS spool_by_kind ON spool (kind, seq);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS edge_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -110,7 +113,8 @@ class SqliteSpool:
     def close(self) -> None:
         self.db.close()
 
-    def put(self, records: Sequence[Record]) -> None:
+    def put(self, records: Sequence[Record], edge_state: Mapping[str, str] | None = None) -> None:
+        """Append records (and the edge qualifier's state, in the same transaction: both or neither)."""
         rows = []
         for r in records:
             payload = r.to_json()
@@ -128,12 +132,17 @@ class SqliteSpool:
                     self.stats.duplicates_ignored += 1
             if self._bytes > self.max_bytes:
                 self._apply_full_policy()
+            if edge_state:
+                self.db.executemany("INSERT OR REPLACE INTO edge_state VALUES (?, ?)", list(edge_state.items()))
             self._save_counters()
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             self._bytes = int(self.db.execute("SELECT coalesce(sum(size), 0) FROM spool").fetchone()[0])
             raise
+
+    def edge_state(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in self.db.execute("SELECT key, value FROM edge_state")}
 
     def begin(self, batch_size: int) -> Batch:
         inflight = self._not_inflight()
@@ -231,11 +240,16 @@ class MemorySpool:
         self._seq = itertools.count(1)
         self._batch_ids = itertools.count(1)
         self._inflight: set[int] = set()
+        self._edge_state: dict[str, str] = {}
 
     def close(self) -> None:
         pass
 
-    def put(self, records: Sequence[Record]) -> None:
+    def edge_state(self) -> dict[str, str]:
+        return dict(self._edge_state)
+
+    def put(self, records: Sequence[Record], edge_state: Mapping[str, str] | None = None) -> None:
+        self._edge_state.update(edge_state or {})
         for r in records:
             if r.key in self._keys:
                 self.stats.duplicates_ignored += 1

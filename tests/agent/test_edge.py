@@ -1,0 +1,165 @@
+"""Edge role: grid schedule, scheduled-time stamps, failures as data, qualification as samples arrive."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from agent.clock import FakeClock
+from agent.config import ProbeSpec, parse_inventory
+from agent.edge import Edge, GridTrigger, ServiceQualifier
+from agent.metrics import AgentMetrics
+from agent.spool import MemorySpool
+from agent.store import schema
+from collectors.base import ProbeResult
+
+T0 = datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
+
+INVENTORY = """
+agent: {id: edge-1}
+clients:
+  - id: acme
+    sites:
+      - id: lyon
+        services:
+          - id: net
+            contract: internet
+            monthly_fee_eur: 100
+            qualification: {down_after: 3, up_after: 2, microcut_s: 60}
+            devices:
+              - name: cpe
+                address: 192.0.2.1
+                probes: [{kind: icmp, interval_s: 10}]
+              - name: slow
+                address: 192.0.2.2
+                probes: [{kind: icmp, interval_s: 10, timeout_s: 0.2}]
+"""
+
+
+def at(seconds: int) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def qualifier() -> ServiceQualifier:
+    return ServiceQualifier(
+        ids={"client": "c", "site": "s", "service": "svc", "agent": "a"},
+        intervals={"icmp": 10},
+        down_after=3,
+        up_after=2,
+        microcut_s=60,
+    )
+
+
+def feed(q: ServiceQualifier, pattern: str, start: int = 0) -> list[schema.Record]:
+    out = []
+    for i, c in enumerate(pattern):
+        out += q.observe("icmp", start + 10 * i, c == "U")
+    return out
+
+
+def test_the_grid_trigger_keeps_its_grid_whatever_the_jitter() -> None:
+    trigger = GridTrigger(10, jitter_s=4, phase_s=3)
+    fire = trigger.get_next_fire_time(None, at(0))
+    slots = []
+    for _ in range(50):
+        slots.append(trigger.slot(fire))
+        assert 0 <= (fire - trigger.slot(fire)).total_seconds() < 4
+        fire = trigger.get_next_fire_time(fire, fire)
+    assert all((b - a).total_seconds() == 10 for a, b in itertools.pairwise(slots))
+    assert slots[0] == at(3)
+
+
+def test_a_service_goes_down_at_the_first_failure_of_the_qualifying_run() -> None:
+    q = qualifier()
+    changes = feed(q, "UUUDDDDDUU")
+    states = [(c.tag("state"), c.time_ms // 1000) for c in changes if c.measurement == schema.STATE]
+    assert states == [("up", 0), ("down", 30), ("up", 80)]
+    outages = [c for c in changes if c.measurement == schema.OUTAGE]
+    assert [(o.time_ms // 1000, o.field("duration_s"), o.tag("class")) for o in outages] == [(30, 50, "microcut")]
+
+
+def test_fewer_failures_than_down_after_change_nothing() -> None:
+    q = qualifier()
+    changes = feed(q, "UUDDUDDUUU")
+    assert [c.tag("state") for c in changes] == ["up"]
+
+
+def test_a_long_outage_is_an_outage_not_a_microcut() -> None:
+    changes = feed(qualifier(), "UU" + "D" * 12 + "UU")
+    outage = next(c for c in changes if c.measurement == schema.OUTAGE)
+    assert outage.tag("class") == "outage" and outage.field("duration_s") == 120
+
+
+def test_silence_longer_than_three_intervals_is_unknown_then_up_again() -> None:
+    q = qualifier()
+    changes = feed(q, "UUU") + feed(q, "UUU", start=200)
+    assert [(c.tag("state"), c.time_ms // 1000) for c in changes] == [("up", 0), ("unknown", 30), ("up", 200)]
+
+
+def test_the_qualifier_state_survives_a_restart() -> None:
+    q = qualifier()
+    feed(q, "UUDD")
+    again = qualifier()
+    again.restore(q.dump())
+    changes = feed(again, "D", start=40)  # the third failure in a row, after a restart
+    assert [(c.tag("state"), c.time_ms // 1000) for c in changes] == [("down", 20)]
+
+
+class Scripted:
+    """A collector seam: answers from a script, can hang or raise."""
+
+    def __init__(self, behaviour: str) -> None:
+        self.behaviour = behaviour
+        self.calls: list[datetime] = []
+
+    async def collect(self, target: str, scheduled_at: datetime) -> ProbeResult:
+        self.calls.append(scheduled_at)
+        if self.behaviour == "hang":
+            await asyncio.sleep(3600)
+        if self.behaviour == "raise":
+            raise RuntimeError("bug in a collector")
+        return ProbeResult(kind="icmp", target=target, scheduled_at=scheduled_at, ok=True, values={"rtt_avg_ms": 1.2})
+
+
+def make_edge(behaviours: dict[str, str]) -> tuple[Edge, MemorySpool, dict[str, Scripted]]:
+    made: dict[str, Scripted] = {}
+
+    def factory(spec: ProbeSpec) -> Any:
+        made[spec.device.name] = Scripted(behaviours[spec.device.name])
+        return made[spec.device.name]
+
+    spool = MemorySpool()
+    edge = Edge(parse_inventory(INVENTORY), spool, FakeClock(T0), AgentMetrics(), factory)
+    return edge, spool, made
+
+
+async def test_samples_are_stamped_with_their_slot_not_the_run_time() -> None:
+    edge, _spool, made = make_edge({"cpe": "ok", "slow": "ok"})
+    probe_id = "acme/lyon/net/icmp-cpe"
+    trigger = edge.probes[probe_id].trigger
+    fire = trigger.get_next_fire_time(None, T0) + timedelta(seconds=0.7)  # jittered
+    records = await edge.run_probe(probe_id, fire)
+    assert records[0].time_ms == int(trigger.slot(fire).timestamp() * 1000)
+    assert made["cpe"].calls == [trigger.slot(fire)]
+    assert records[0].field("rtt_avg_ms") == 1.2 and records[0].field("ok") is True
+
+
+async def test_a_hung_device_times_out_into_a_failed_sample_without_delaying_the_others() -> None:
+    edge, _spool, _ = make_edge({"cpe": "ok", "slow": "hang"})
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    slow, fast = await asyncio.gather(
+        edge.run_probe("acme/lyon/net/icmp-slow", T0), edge.run_probe("acme/lyon/net/icmp-cpe", T0)
+    )
+    assert loop.time() - started < 1.0
+    assert slow[0].field("ok") is False and slow[0].tag("reason") == "timeout"
+    assert fast[0].field("ok") is True
+
+
+async def test_an_exception_in_a_collector_is_a_failed_sample() -> None:
+    edge, spool, _ = make_edge({"cpe": "raise", "slow": "ok"})
+    records = await edge.run_probe("acme/lyon/net/icmp-cpe", T0)
+    assert records[0].field("ok") is False and records[0].tag("reason") == "internal_error"
+    assert spool.pending() >= 1
