@@ -309,9 +309,10 @@ class Edge:
             )
         metrics.probes_configured.set(len(self.probes))
 
-    async def run_probe(self, probe_id: str, scheduled_at: datetime) -> list[Record]:
+    async def run_probe(self, probe_id: str, scheduled_at: datetime | None = None) -> list[Record]:
         """One probe run at its scheduled time: a sample (never an exception) plus any state change, spooled."""
         rt = self.probes[probe_id]
+        scheduled_at = scheduled_at or self.clock.now()
         kind = rt.spec.probe.kind
         slot = rt.trigger.slot(scheduled_at.astimezone(UTC))
         started = self.clock.monotonic()

@@ -18,6 +18,7 @@ app = typer.Typer(
 _GROUPS: list[tuple[str, str]] = [
     ("sla", "sla"),
     ("config", "config"),
+    ("agent", "agent"),
     ("probe", "probe"),
     ("profiles", "profiles"),
 ]

@@ -1,0 +1,224 @@
+"""The long-running agent process: wires config, edge or central role, spool, shipper, heartbeat, metrics.
+
+Signals: SIGHUP reloads the inventory — a config that fails validation is logged (every error, with its
+line) and the running config keeps running; SIGTERM / SIGINT stop cleanly (the spool is durable anyway).
+Logs are structured (one JSON object per line by default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from agent.central import Central
+from agent.clock import Clock, SystemClock
+from agent.config import ConfigError, InfluxStoreConfig, LoadedConfig, LogFormat, Role, load_inventory
+from agent.edge import CollectorFactory, Edge, ScheduledExecutor, default_collector
+from agent.metrics import AgentMetrics
+from agent.shipper import EmbeddedSink, InfluxSink, Shipper, Sink
+from agent.spool import SqliteSpool
+from agent.store import schema
+from agent.store.sqlite import SqliteStore
+
+log = logging.getLogger("vigie.agent")
+
+_STD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        out.update({k: v for k, v in vars(record).items() if k not in _STD_ATTRS})
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)
+
+
+def setup_logging(fmt: LogFormat, level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter() if fmt is LogFormat.JSON else logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+class AgentRuntime:
+    def __init__(
+        self,
+        config_path: Path,
+        role: Role,
+        clock: Clock | None = None,
+        collector_factory: CollectorFactory = default_collector,
+    ) -> None:
+        self.config_path = config_path
+        self.role = role
+        self.clock = clock or SystemClock()
+        self.collector_factory = collector_factory
+        self.metrics = AgentMetrics()
+        self.loaded: LoadedConfig = load_inventory(config_path)
+        self.stopping = asyncio.Event()
+        self.edge: Edge | None = None
+        self.central: Central | None = None
+        self.store: SqliteStore | None = None
+        self.heartbeat_seq = 0
+        self.started = self.clock.monotonic()
+
+    def _sink(self) -> Sink:
+        store_cfg = self.loaded.inventory.agent.store
+        if isinstance(store_cfg, InfluxStoreConfig):
+            return InfluxSink(store_cfg, self.clock)
+        self.store = SqliteStore(self.loaded.resolve(store_cfg.path))
+        return EmbeddedSink(self.store)
+
+    async def run(self) -> None:
+        agent = self.loaded.inventory.agent
+        setup_logging(agent.log_format)
+        self.spool = SqliteSpool(self.loaded.resolve(agent.spool.path), agent.spool.max_bytes)
+        sink = self._sink()
+        store_cfg = agent.store
+        batch = store_cfg.batch_size if isinstance(store_cfg, InfluxStoreConfig) else 5000
+        flush = store_cfg.flush_interval_s if isinstance(store_cfg, InfluxStoreConfig) else 1.0
+        backoff = store_cfg.max_backoff_s if isinstance(store_cfg, InfluxStoreConfig) else 30.0
+        self.shipper = Shipper(
+            self.spool, sink, self.metrics, self.clock, batch_size=batch, flush_interval_s=flush, max_backoff_s=backoff
+        )
+        server = self.metrics.serve(agent.metrics.listen) if agent.metrics.listen else None
+        self.scheduler = AsyncIOScheduler(executors={"default": ScheduledExecutor()}, timezone="UTC")
+        self.scheduler.start()
+        self._start_role()
+        self.scheduler.add_job(
+            self._heartbeat_job,
+            IntervalTrigger(seconds=agent.heartbeat_interval_s),
+            id="heartbeat",
+            max_instances=1,
+            coalesce=True,
+        )
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        await self._heartbeat()
+        ship_task = asyncio.create_task(self.shipper.run(), name="shipper")
+        log.info("agent started", extra={"agent": agent.id, "role": self.role.value, "config": str(self.config_path)})
+        try:
+            await self.stopping.wait()
+        finally:
+            log.info("agent stopping", extra={"agent": agent.id})
+            self.scheduler.shutdown(wait=False)
+            ship_task.cancel()
+            await asyncio.gather(ship_task, return_exceptions=True)
+            if server is not None:
+                server.shutdown()
+            sink.close()
+            self.spool.close()
+
+    def _start_role(self) -> None:
+        inv = self.loaded.inventory
+        if self.role is Role.EDGE:
+            self.edge = Edge(inv, self.spool, self.clock, self.metrics, self.collector_factory)
+            self.edge.schedule(self.scheduler)
+        else:
+            if self.store is None:
+                raise ConfigError(
+                    [f"{self.config_path}: the central role reads the embedded store (store.kind: embedded)"]
+                )
+            self.central = Central(inv, self.store, self.clock, self.metrics)
+            c = inv.agent.central
+            self.scheduler.add_job(
+                self._central_watch,
+                IntervalTrigger(seconds=min(10, c.heartbeat_timeout_s)),
+                id="central:watch",
+                max_instances=1,
+                coalesce=True,
+                replace_existing=True,
+            )
+            self.scheduler.add_job(
+                self._central_statements,
+                IntervalTrigger(seconds=c.recompute_interval_s),
+                id="central:statements",
+                max_instances=1,
+                coalesce=True,
+                replace_existing=True,
+            )
+
+    def _stop_role(self) -> None:
+        if self.edge is not None:
+            self.edge.unschedule(self.scheduler)
+            self.edge = None
+        for job_id in ("central:watch", "central:statements"):
+            if self.scheduler.get_job(job_id) is not None:
+                self.scheduler.remove_job(job_id)
+        self.central = None
+
+    def reload(self) -> None:
+        """SIGHUP: load the config again; on any error keep the running one."""
+        try:
+            new = load_inventory(self.config_path)
+        except ConfigError as exc:
+            for line in exc.errors:
+                log.error("config reload refused: %s", line)
+            log.error("config reload failed; the previous config keeps running", extra={"errors": len(exc.errors)})
+            self.metrics.config_reloads.labels("refused").inc()
+            return
+        old = self.loaded.inventory.agent
+        if (new.inventory.agent.spool, new.inventory.agent.store, new.inventory.agent.metrics) != (
+            old.spool,
+            old.store,
+            old.metrics,
+        ):
+            log.warning("spool, store and metrics settings change only on restart; the rest is reloaded")
+        try:
+            self._stop_role()
+            self.loaded = new
+            self._start_role()
+        except Exception:
+            log.exception("config reload failed while applying it")
+            self.metrics.config_reloads.labels("failed").inc()
+            return
+        self.metrics.config_reloads.labels("ok").inc()
+        log.info("config reloaded", extra={"probes": len(self.edge.probes) if self.edge else 0})
+
+    async def _heartbeat_job(self, scheduled_at: Any = None) -> None:
+        await self._heartbeat()
+
+    async def _heartbeat(self) -> None:
+        self.heartbeat_seq += 1
+        record = schema.heartbeat(
+            agent=self.loaded.inventory.agent.id,
+            role=self.role.value,
+            seq=self.heartbeat_seq,
+            uptime_s=self.clock.monotonic() - self.started,
+            spool_records=self.spool.pending(),
+            time_ms=schema.ms(self.clock.now()),
+        )
+        self.spool.put([record])
+        self.metrics.heartbeats.inc()
+        self.metrics.observe_spool(self.spool)
+
+    async def _central_watch(self, scheduled_at: Any = None) -> None:
+        if self.central is not None:
+            records = self.central.watch()
+            if records:
+                self.spool.put(records)
+
+    async def _central_statements(self, scheduled_at: Any = None) -> None:
+        if self.central is not None:
+            records = self.central.statements()
+            if records:
+                self.spool.put(records)

@@ -1,0 +1,256 @@
+"""Ship the spool to the store: batches taken with `spool.begin`, acknowledged with `spool.end`.
+
+Sinks:
+- `EmbeddedSink`: the local SQLite store (the default); a commit is the acknowledgement.
+- `InfluxSink`: influxdb-client's v2 write API (InfluxDB 1.8+, 2.x, 3.x; VictoriaMetrics in the tests),
+  synchronous writes in a worker thread, gzip-compressed, millisecond precision, no retries inside the
+  client: every retry decision is the shipper's, through one table (house style 14):
+
+  | answer                      | outcome                                                              |
+  |-----------------------------|----------------------------------------------------------------------|
+  | 2xx                         | accepted: the batch leaves the spool                                 |
+  | 429, 500, 502, 503, 504     | retry with exponential back-off, or after `Retry-After` if given      |
+  | connection error, timeout   | retry with back-off (the uplink or the store is down)                |
+  | 413                         | split the batch in halves and ship each                              |
+  | 400, 422, other 4xx         | rejected: removed from the spool, counted, logged                    |
+  | 401, 403                    | fatal for shipping: alert (log + `vigie_ship_auth_failed` = 1), keep  |
+  |                             | the data, retry at the maximum back-off until the credentials work    |
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Protocol
+
+from agent.clock import Clock
+from agent.config import InfluxStoreConfig
+from agent.metrics import AgentMetrics
+from agent.spool import Spool
+from agent.store.schema import Record
+from agent.store.sqlite import SqliteStore
+
+log = logging.getLogger("vigie.shipper")
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+AUTH_STATUSES = frozenset({401, 403})
+
+
+class Outcome(Enum):
+    ACCEPTED = "accepted"
+    RETRY = "retry"
+    SPLIT = "split"
+    REJECTED = "rejected"
+    AUTH = "auth"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: Outcome
+    status: int | None = None
+    retry_after_s: float | None = None
+    detail: str = ""
+
+
+def classify(status: int) -> Outcome:
+    if 200 <= status < 300:
+        return Outcome.ACCEPTED
+    if status in RETRY_STATUSES:
+        return Outcome.RETRY
+    if status == 413:
+        return Outcome.SPLIT
+    if status in AUTH_STATUSES:
+        return Outcome.AUTH
+    if 400 <= status < 500:
+        return Outcome.REJECTED
+    return Outcome.RETRY
+
+
+def parse_retry_after(value: str | None, now_epoch: float) -> float | None:
+    """`Retry-After: 7` or an HTTP date (RFC 9110 §10.2.3); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now_epoch)
+
+
+class Sink(Protocol):
+    async def send(self, records: Sequence[Record]) -> SendResult: ...
+
+    def close(self) -> None: ...
+
+
+class EmbeddedSink:
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+
+    async def send(self, records: Sequence[Record]) -> SendResult:
+        self.store.write(records)
+        return SendResult(Outcome.ACCEPTED)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class InfluxSink:
+    def __init__(self, config: InfluxStoreConfig, clock: Clock) -> None:
+        from influxdb_client import InfluxDBClient
+        from influxdb_client.client.write_api import SYNCHRONOUS
+
+        self.config = config
+        self.clock = clock
+        self.client = InfluxDBClient(
+            url=config.url,
+            token=config.token.reveal(),
+            org=config.org,
+            timeout=int(config.timeout_s * 1000),
+            enable_gzip=config.gzip,
+            retries=False,
+        )
+        self.write_api = self.client.write_api(write_options=SYNCHRONOUS)
+
+    def _write(self, lines: list[str]) -> None:
+        from influxdb_client import WritePrecision
+
+        self.write_api.write(
+            bucket=self.config.bucket, org=self.config.org, record=lines, write_precision=WritePrecision.MS
+        )
+
+    async def send(self, records: Sequence[Record]) -> SendResult:
+        from influxdb_client.rest import ApiException
+
+        lines = [r.line() for r in records]
+        try:
+            await asyncio.to_thread(self._write, lines)
+        except ApiException as exc:
+            status = int(exc.status or 0)
+            headers: Any = exc.headers or {}
+            retry_after = parse_retry_after(headers.get("Retry-After"), self.clock.now().timestamp())
+            body = (exc.body or b"").decode(errors="replace") if isinstance(exc.body, bytes) else str(exc.body or "")
+            return SendResult(classify(status), status, retry_after, body[:300])
+        except Exception as exc:  # connection refused, reset, timeout: the store or the uplink is away
+            return SendResult(Outcome.RETRY, None, None, f"{type(exc).__name__}: {exc}"[:300])
+        return SendResult(Outcome.ACCEPTED, 204)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class Shipper:
+    def __init__(
+        self,
+        spool: Spool,
+        sink: Sink,
+        metrics: AgentMetrics,
+        clock: Clock,
+        *,
+        batch_size: int = 5000,
+        flush_interval_s: float = 1.0,
+        max_backoff_s: float = 300.0,
+        base_backoff_s: float = 0.5,
+    ) -> None:
+        self.spool = spool
+        self.sink = sink
+        self.metrics = metrics
+        self.clock = clock
+        self.batch_size = batch_size
+        self.flush_interval_s = flush_interval_s
+        self.max_backoff_s = max_backoff_s
+        self.base_backoff_s = base_backoff_s
+        self.failures = 0
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            delay = await self.ship_once()
+            self.metrics.observe_spool(self.spool)
+            if delay is None:
+                continue  # more to send right away
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    async def ship_once(self) -> float | None:
+        """Send one batch. Returns how long to wait before the next one (None: go on at once)."""
+        batch = self.spool.begin(self.batch_size)
+        if not batch.records:
+            self.spool.end(batch, [], [])
+            return self.flush_interval_s
+        accepted: list[int] = []
+        rejected: list[int] = []
+        wait: float | None = None
+        try:
+            wait = await self._ship(batch.records, 0, accepted, rejected)
+        finally:
+            self.spool.end(batch, accepted, rejected)
+        if accepted:
+            self.metrics.shipped.inc(len(accepted))
+            self.metrics.last_ship.set(self.clock.monotonic())
+        if wait is None:
+            self.failures = 0
+            return None if len(batch.records) >= self.batch_size else self.flush_interval_s
+        return wait
+
+    async def _ship(
+        self, records: Sequence[Record], offset: int, accepted: list[int], rejected: list[int]
+    ) -> float | None:
+        result = await self.sink.send(records)
+        label = str(result.status or "connection")
+        indexes = range(offset, offset + len(records))
+        if result.outcome is Outcome.ACCEPTED:
+            accepted.extend(indexes)
+            self.metrics.auth_failed.set(0)
+            return None
+        self.metrics.ship_errors.labels(label).inc()
+        if result.outcome is Outcome.SPLIT and len(records) > 1:
+            half = len(records) // 2
+            first = await self._ship(records[:half], offset, accepted, rejected)
+            if first is not None:
+                return first
+            return await self._ship(records[half:], offset + half, accepted, rejected)
+        if result.outcome in (Outcome.REJECTED, Outcome.SPLIT):
+            rejected.extend(indexes)
+            self.metrics.rejected.labels(label).inc(len(records))
+            log.error(
+                "store rejected %d points (HTTP %s): %s",
+                len(records),
+                result.status,
+                result.detail,
+                extra={"status": result.status, "points": len(records)},
+            )
+            return None
+        self.failures += 1
+        if result.outcome is Outcome.AUTH:
+            self.metrics.auth_failed.set(1)
+            log.critical(
+                "ALERT: the store refuses our credentials (HTTP %s); data kept in the spool",
+                result.status,
+                extra={"status": result.status, "alert": "store_auth"},
+            )
+            return self.max_backoff_s
+        self.metrics.ship_retries.inc()
+        backoff = min(self.max_backoff_s, self.base_backoff_s * 2 ** min(self.failures - 1, 20))
+        wait = result.retry_after_s if result.retry_after_s is not None else random.uniform(backoff / 2, backoff)
+        wait = min(wait, self.max_backoff_s)
+        log.warning(
+            "store unavailable (%s), retry in %.1f s",
+            label if result.status else result.detail,
+            wait,
+            extra={"status": result.status, "retry_in_s": round(wait, 3)},
+        )
+        return wait
