@@ -75,9 +75,7 @@ class LabEndpoints:
     run_dir: Path | None = None  # VIGIE_LAB_RUN: pid files, logs, generated data
 
 
-ENDPOINTS = LabEndpoints(
-    run_dir=Path(os.environ["VIGIE_LAB_RUN"]) if os.environ.get("VIGIE_LAB_RUN") else None
-)
+ENDPOINTS = LabEndpoints(run_dir=Path(os.environ["VIGIE_LAB_RUN"]) if os.environ.get("VIGIE_LAB_RUN") else None)
 
 
 def lab_required() -> bool:
