@@ -21,6 +21,10 @@ _GROUPS: list[tuple[str, str]] = [
     ("agent", "agent"),
     ("probe", "probe"),
     ("profiles", "profiles"),
+    ("ticket", "ticket"),
+    ("exclusion", "exclusion"),
+    ("maintenance", "maintenance"),
+    ("ledger", "ledger"),
 ]
 
 for _module, _name in _GROUPS:

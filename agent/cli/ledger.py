@@ -1,0 +1,132 @@
+"""`vigie ledger import|history|verify|retract`, and what the ticket / exclusion / maintenance groups share.
+
+The ledger file is `--ledger PATH`, or `$VIGIE_LEDGER`, or `vigie-ledger.sqlite` in the current directory.
+Every refusal exits 2 with one line that names the record and the value; nothing is written then.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from agent.clock import SystemClock
+from agent.ledger import Kind, Ledger, LedgerError, Record
+from agent.ledger.importer import load_records
+
+app = typer.Typer(help="The annotation ledger: import, history, integrity, retraction.", no_args_is_help=True)
+
+LedgerOpt = Annotated[
+    Path,
+    typer.Option("--ledger", envvar="VIGIE_LEDGER", help="Ledger file (SQLite).", show_default=True),
+]
+AuthorOpt = Annotated[str | None, typer.Option("--author", help="Who records this.")]
+SupersedesOpt = Annotated[
+    int | None, typer.Option("--supersedes", help="Correct record N: this record replaces it (history kept).")
+]
+DEFAULT_LEDGER = Path("vigie-ledger.sqlite")
+
+
+@contextmanager
+def opened(path: Path) -> Iterator[Ledger]:
+    try:
+        ledger = Ledger(path, SystemClock())
+    except Exception as exc:  # sqlite3.Error, OSError: say which file
+        typer.echo(f"error: {path}: cannot open the ledger: {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        yield ledger
+    except LedgerError as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        ledger.close()
+
+
+def record_one(path: Path, record: Record, describe: Callable[[Record], str] | None = None) -> Record:
+    with opened(path) as ledger:
+        if record.supersedes is not None:
+            target = ledger.get(record.supersedes)
+            if target is None:
+                raise LedgerError(f"supersedes #{record.supersedes}: no such record")
+            if target.subject != record.subject:
+                raise LedgerError(
+                    f"supersedes #{record.supersedes}: that record is about {target.subject}, not {record.subject}"
+                )
+        stored = ledger.append(record)
+    typer.echo(describe(stored) if describe else f"record #{stored.id}: {stored.kind.value} {stored.subject}")
+    return stored
+
+
+def record_dict(r: Record) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "kind": r.kind.value,
+        "subject": r.subject,
+        "client": r.client,
+        "site": r.site,
+        "service": r.service,
+        "author": r.author,
+        "recorded_at": r.recorded_at.isoformat() if r.recorded_at else None,
+        "supersedes": r.supersedes,
+        "data": r.data,
+    }
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="Records as YAML or CSV.")], ledger: LedgerOpt = DEFAULT_LEDGER
+) -> None:
+    """Import records, all or nothing: the first refusal aborts the whole import."""
+    with opened(ledger) as book:
+        stored = book.append_many(load_records(file))
+    typer.echo(f"imported {len(stored)} records (#{stored[0].id}–#{stored[-1].id})" if stored else "nothing to import")
+
+
+@app.command("history")
+def history_command(
+    subject: Annotated[str | None, typer.Argument(help="A ticket reference, X<n>, M<n>; all when omitted.")] = None,
+    ledger: LedgerOpt = DEFAULT_LEDGER,
+) -> None:
+    """Every record, superseded ones included, as JSON lines."""
+    with opened(ledger) as book:
+        records = book.subject(subject) if subject else book.records()
+    superseded = {r.supersedes for r in records if r.supersedes is not None}
+    for r in records:
+        line = record_dict(r) | {"superseded": r.id in superseded}
+        sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+@app.command("verify")
+def verify_command(ledger: LedgerOpt = DEFAULT_LEDGER) -> None:
+    """Check the hash chain: exits 1 if a record was changed after it was written."""
+    with opened(ledger) as book:
+        problems = book.verify()
+    for p in problems:
+        typer.echo(p, err=True)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo("ledger intact")
+
+
+@app.command("retract")
+def retract_command(
+    record_id: Annotated[int, typer.Argument(help="The record to retract.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the history).")],
+    author: AuthorOpt = None,
+    ledger: LedgerOpt = DEFAULT_LEDGER,
+) -> None:
+    """Withdraw a record made by mistake: a new record that supersedes it with nothing."""
+    with opened(ledger) as book:
+        target = book.get(record_id)
+        if target is None:
+            raise LedgerError(f"retract #{record_id}: no such record")
+        stored = book.append(
+            Record(Kind.RETRACT, target.subject, {"reason": reason}, author=author, supersedes=record_id)
+        )
+    typer.echo(f"record #{stored.id}: retracts #{record_id} ({target.kind.value} {target.subject})")

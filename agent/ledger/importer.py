@@ -1,0 +1,183 @@
+"""Import ledger records from YAML or CSV, all or nothing (one transaction; the first refusal aborts it).
+
+YAML (grouped, the way people write it)::
+
+    tickets:
+      - ref: T-2211
+        client: acme
+        site: lyon
+        service: acme-lyon-fibre
+        channel: phone                    # phone | email | portal
+        kind: repair                      # repair | equipment_replacement
+        opened_at: 2026-11-18T14:10:00+01:00
+        confirmed_in_writing_at: 2026-11-18T14:25:00+01:00
+        freezes: [{start: …, end: …, reason: site_access_pending}]
+        restored_at: 2026-11-18T16:50:00+01:00
+        cause: null                       # an exclusion cause if the incident was excusable
+    exclusions:
+      - {client: acme, site: lyon, service: acme-lyon-fibre, cause: power_cut, start: …, end: …,
+         evidence: ups.log, note: …, author: …, status: accepted}   # status: proposed (default) | accepted | disputed
+    maintenances:
+      - {client: acme, site: lyon, received_at: …, start: …, end: …, reference: MNT-0412}
+
+CSV (one event a row, the CLI's vocabulary): header ``kind,subject,client,site,service,author,<fields>``
+where kind is a record kind (``ticket.open``, ``ticket.freeze``, ``exclusion.add``, ``maintenance.add``,
+…) and the other columns are that kind's fields (``opened_at``, ``channel``, ``start``, ``end``, ``reason``,
+``received_at``, ``cause``, ``evidence``, ``note``…); empty cells are absent. Exclusion and maintenance rows
+may leave ``subject`` empty (numbered by the store); ``exclusion.accept`` rows name it.
+
+Evidence paths are relative to the imported file; the file is hashed (SHA-256) when imported.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agent.ledger.records import Kind, LedgerError, Record
+from agent.ledger.store import AUTO_EXCLUSION, AUTO_MAINTENANCE, FOLLOW
+
+_TIMES = (
+    "opened_at",
+    "confirmed_at",
+    "confirmed_in_writing_at",
+    "restored_at",
+    "start",
+    "end",
+    "at",
+    "received_at",
+    "announced_at",
+)
+
+
+def hash_evidence(path: Path, where: str) -> dict[str, str]:
+    """The evidence file, by absolute path and SHA-256 (CGV 22: keep it so its integrity can be shown)."""
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise LedgerError(f"{where}: evidence: {path}: cannot read ({exc.strerror})") from None
+    return {"evidence_path": str(path.resolve()), "evidence_sha256": digest}
+
+
+def _text(value: Any) -> Any:
+    """YAML turns ISO times into datetimes and dates; the ledger keeps text (naive times stay detectable)."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def _scope(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: (None if item.get(k) in (None, "") else str(item[k])) for k in ("client", "site", "service")}
+
+
+def records_from_yaml(path: Path) -> list[Record]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise LedgerError(f"{path}: cannot read: {exc}") from None
+    if not isinstance(raw, dict):
+        raise LedgerError(f"{path}: expected a mapping with tickets:, exclusions:, maintenances:")
+    unknown = set(raw) - {"tickets", "exclusions", "maintenances"}
+    if unknown:
+        raise LedgerError(
+            f"{path}: {sorted(unknown)[0]}: unknown section; expected tickets | exclusions | maintenances"
+        )
+    return list(_yaml_records(raw, path))
+
+
+def _yaml_records(raw: dict[str, Any], path: Path) -> Iterator[Record]:
+    for i, t in enumerate(raw.get("tickets") or []):
+        where = f"{path}: tickets[{i}]"
+        t = {k: _text(v) for k, v in t.items()}
+        known = {"ref", "client", "site", "service", "channel", "kind", "opened_at", "confirmed_in_writing_at"}
+        known |= {"freezes", "restored_at", "cause", "author"}
+        if extra := set(t) - known:
+            raise LedgerError(f"{where}: {sorted(extra)[0]}: unknown key; expected one of {', '.join(sorted(known))}")
+        if not t.get("ref"):
+            raise LedgerError(f"{where}: ref: the provider's ticket reference is required")
+        ref, author = str(t["ref"]), t.get("author")
+        yield Record(
+            Kind.TICKET_OPEN,
+            ref,
+            {"opened_at": t.get("opened_at"), "channel": t.get("channel"), "kind": t.get("kind", "repair")},
+            author=author,
+            **_scope(t),
+        )
+        if t.get("confirmed_in_writing_at"):
+            yield Record(Kind.TICKET_CONFIRM, ref, {"confirmed_at": t["confirmed_in_writing_at"]}, author=author)
+        for f in t.get("freezes") or []:
+            f = {k: _text(v) for k, v in f.items()}
+            yield Record(
+                Kind.TICKET_FREEZE,
+                ref,
+                {"start": f.get("start"), "end": f.get("end"), "reason": f.get("reason")},
+                author=author,
+            )
+        if t.get("restored_at"):
+            yield Record(
+                Kind.TICKET_RESTORE, ref, {"restored_at": t["restored_at"], "cause": t.get("cause")}, author=author
+            )
+    for i, x in enumerate(raw.get("exclusions") or []):
+        where = f"{path}: exclusions[{i}]"
+        x = {k: _text(v) for k, v in x.items()}
+        data = {k: x.get(k) for k in ("cause", "start", "end", "announced_at", "note")}
+        if x.get("evidence"):
+            data |= hash_evidence(path.parent / str(x["evidence"]), where)
+        status = x.get("status", "proposed")
+        if status not in ("proposed", "accepted", "disputed"):
+            raise LedgerError(f"{where}: status: {status!r} is not one of proposed | accepted | disputed")
+        # the subject is numbered when stored; follow-up records refer to it through `_follow`
+        yield Record(Kind.EXCLUSION_ADD, AUTO_EXCLUSION, data, author=x.get("author"), **_scope(x))
+        if status != "proposed":
+            kind = Kind.EXCLUSION_ACCEPT if status == "accepted" else Kind.EXCLUSION_DISPUTE
+            yield Record(kind, FOLLOW, {"note": None}, author=x.get("author"))
+    for x in raw.get("maintenances") or []:
+        x = {k: _text(v) for k, v in x.items()}
+        data = {k: x.get(k) for k in ("received_at", "start", "end", "reference", "note")}
+        yield Record(Kind.MAINTENANCE_ADD, AUTO_MAINTENANCE, data, author=x.get("author"), **_scope(x))
+
+
+def records_from_csv(path: Path) -> list[Record]:
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as exc:
+        raise LedgerError(f"{path}: cannot read: {exc.strerror}") from None
+    out: list[Record] = []
+    for n, row in enumerate(rows, start=2):
+        where = f"{path}:{n}"
+        row = {k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip() != ""}
+        try:
+            kind = Kind(row.pop("kind", ""))
+        except ValueError:
+            raise LedgerError(f"{where}: kind: expected one of {' | '.join(k.value for k in Kind)}") from None
+        subject = row.pop("subject", "")
+        if not subject:
+            if kind is Kind.EXCLUSION_ADD:
+                subject = AUTO_EXCLUSION
+            elif kind is Kind.MAINTENANCE_ADD:
+                subject = AUTO_MAINTENANCE
+            else:
+                raise LedgerError(f"{where}: subject: required for {kind.value}")
+        scope = _scope(row)
+        for k in ("client", "site", "service"):
+            row.pop(k, None)
+        author = row.pop("author", None)
+        supersedes = int(row.pop("supersedes")) if "supersedes" in row else None
+        if "evidence" in row:
+            row |= hash_evidence(path.parent / row.pop("evidence"), where)
+        out.append(Record(kind, subject, row, author=author, supersedes=supersedes, **scope))
+    return out
+
+
+def load_records(path: Path) -> list[Record]:
+    if path.suffix.lower() == ".csv":
+        return records_from_csv(path)
+    if path.suffix.lower() in (".yaml", ".yml"):
+        return records_from_yaml(path)
+    raise LedgerError(f"{path}: expected a .yaml, .yml or .csv file")
