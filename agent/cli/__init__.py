@@ -25,6 +25,7 @@ _GROUPS: list[tuple[str, str]] = [
     ("exclusion", "exclusion"),
     ("maintenance", "maintenance"),
     ("ledger", "ledger"),
+    ("claims", "claims"),
 ]
 
 for _module, _name in _GROUPS:

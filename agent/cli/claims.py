@@ -1,0 +1,88 @@
+"""`vigie claims build|verify`: the monthly claim pack of each client (PDF FR + EN, JSON, CSV)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from agent.casefile import CaseFileError
+from agent.claims.build import ClaimError, annex_digest, build_claim
+from agent.claims.render import write_claim
+from agent.claims.sources import ClientCases, items_for, ledger_view, read_cases_dir, read_manifest
+from agent.clock import SystemClock
+from agent.ledger import LedgerError
+from sla.calendars import PARIS, Month
+
+app = typer.Typer(help="Monthly SLA claims: letter and annex (PDF, FR and EN), CSV and JSON.", no_args_is_help=True)
+
+
+@app.command("build")
+def build_command(
+    month: Annotated[str, typer.Option("--month", help="The month claimed, YYYY-MM.")],
+    out: Annotated[Path, typer.Option("--out", help="Output directory.")],
+    cases: Annotated[
+        Path | None, typer.Option("--cases", help="Directory: one sub-directory of case files per client.")
+    ] = None,
+    manifest: Annotated[
+        Path | None, typer.Option("--manifest", help="Claims manifest (YAML): clients → case files.")
+    ] = None,
+    client: Annotated[str | None, typer.Option("--client", help="Only this client.")] = None,
+    draft: Annotated[bool, typer.Option("--draft", help="Allow a month still open; every page says DRAFT.")] = False,
+    ledger: Annotated[
+        Path | None, typer.Option("--ledger", envvar="VIGIE_LEDGER", help="Annotation ledger to apply.")
+    ] = None,
+    today: Annotated[
+        str | None, typer.Option("--today", help="Date of the claim, YYYY-MM-DD (default: today).")
+    ] = None,
+) -> None:
+    """Build the claims of a month, one pack per client."""
+    try:
+        the_month = Month.parse(month)
+        day = date.fromisoformat(today) if today else SystemClock().now().astimezone(PARIS).date()
+        if (cases is None) == (manifest is None):
+            raise ClaimError("give exactly one of --cases DIR or --manifest FILE")
+        provider = None
+        groups: list[ClientCases]
+        if manifest is not None:
+            provider, groups = read_manifest(manifest)
+        else:
+            assert cases is not None
+            groups = read_cases_dir(cases)
+        if client is not None:
+            groups = [g for g in groups if g.client.id == client]
+            if not groups:
+                raise ClaimError(f"--client {client}: no such client")
+        built = []
+        for group in groups:
+            view = ledger_view(ledger, group.client.id)
+            items = items_for(group, the_month, view, strict_month=manifest is not None)
+            if not items:
+                continue
+            built.append(build_claim(group.client, items, today=day, draft=draft, provider=provider))
+    except (ClaimError, CaseFileError, LedgerError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if not built:
+        typer.echo(f"error: no case file for {the_month}", err=True)
+        raise typer.Exit(2)
+    for claim in built:
+        files = write_claim(claim, out)
+        typer.echo(
+            f"{claim.client.id} {claim.month}: {claim.status}, {claim.annex['total_claimed_eur']} EUR, "
+            f"sha256 {claim.digest} → {', '.join(p.name for p in files)}"
+        )
+
+
+@app.command("verify")
+def verify_command(file: Annotated[Path, typer.Argument(help="A claim's JSON file.")]) -> None:
+    """Recompute the annex digest of a claim's JSON file: exits 1 if a figure was changed."""
+    document = json.loads(file.read_text(encoding="utf-8"))
+    digest = annex_digest(document["annex"])
+    if digest != document.get("annex_sha256"):
+        typer.echo(f"{file}: annex digest {digest} does not match the printed {document.get('annex_sha256')}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{file}: annex intact, sha256 {digest}")
