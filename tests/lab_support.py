@@ -72,6 +72,8 @@ class LabEndpoints:
     trace_hops: tuple[str, ...] = ("10.250.0.2", "10.250.1.2", "10.250.2.2", "10.250.3.2")
     trace_namespaces: tuple[str, ...] = ("vigie-h1", "vigie-cpe", "vigie-pe", "vigie-far")
     access_link: tuple[str, str] = ("vigie-cpe", "cpe-pe")  # (namespace, interface) of the access link
+    # Stores (services.d/40-victoria-metrics.sh, 50-influxdb.sh)
+    influxdb_url: str = "http://127.0.0.1:8086"  # Debian influxdb 1.6.7: the InfluxQL engine (no /api/v2)
     run_dir: Path | None = None  # VIGIE_LAB_RUN: pid files, logs, generated data
 
 
