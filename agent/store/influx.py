@@ -8,8 +8,9 @@ and it is what the Grafana dashboards use, so the NOC and the claims read the sa
 same points (tests/agent/test_influx_read.py proves it by comparing the statements built from both):
 
 - `state_intervals(service, source, until_ms)`: the `vigie_state` changes of a service as half-open
-  intervals. It reads only a window (`lookback_s`, two months by default) plus the one change before it,
-  the state the window opens in, and the first change at or after `until_ms`, which closes the last one;
+  intervals. It reads only a window (`lookback_s`, 200 days by default: VGA's GTD looks six months back)
+  plus the one change before it, the state the window opens in, and the first change at or after
+  `until_ms`, which closes the last one;
 - `last_heartbeats()`, `samples(...)`, `sample_times(...)`, `outages(...)`, `latest_statement(...)`,
   `count(...)`.
 
@@ -35,7 +36,9 @@ from agent.store.schema import HEARTBEAT, OUTAGE, PROBE, STATE, STATEMENT, STATE
 from agent.store.sqlite import Interval
 
 DAY_S = 86_400
-DEFAULT_LOOKBACK_S = 62 * DAY_S  # a month, its edge margin and the month before: any state in force
+# What a statement needs: the month and a day's margin, and for VGA the six months of its GTD (VGA 5.3);
+# the state in force at the window's start is read too.
+DEFAULT_LOOKBACK_S = 200 * DAY_S
 
 
 class InfluxError(RuntimeError):
