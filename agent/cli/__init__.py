@@ -26,6 +26,7 @@ _GROUPS: list[tuple[str, str]] = [
     ("maintenance", "maintenance"),
     ("ledger", "ledger"),
     ("claims", "claims"),
+    ("influx", "influx"),
 ]
 
 for _module, _name in _GROUPS:

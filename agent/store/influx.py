@@ -354,3 +354,103 @@ def _record(measurement: str, row: dict[str, Any], tag_names: Sequence[str]) -> 
     tags = {k: row.get(k) for k in tag_names}
     fields = {k: v for k, v in row.items() if k != "time" and k not in tag_names and v is not None}
     return schema.make(measurement, tags, fields, int(row["time"]))
+
+
+# --- `vigie influx setup`: make the InfluxQL database exist --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetupResult:
+    server: str  # "1.x" | "2.x" | "3.x"
+    version: str
+    action: str  # what was done, for the operator
+    database: str
+    retention_policy: str | None = None
+    bucket_id: str | None = None
+    dbrp_id: str | None = None
+
+
+def setup(
+    url: str,
+    token: str | None,
+    org: str,
+    bucket: str,
+    *,
+    database: str | None = None,
+    retention_policy: str = "autogen",
+    timeout_s: float = 10.0,
+    transport: httpx.BaseTransport | None = None,
+) -> SetupResult:
+    """Make InfluxQL reads of `bucket` work, as database `database` (default: the bucket's name).
+
+    - InfluxDB 2.x: the v1 `/query` API finds a bucket only through a DBRP mapping (database + retention
+      policy → bucket). Look up the org and bucket ids, then create the mapping (default retention policy
+      of the database) unless one already maps this database to this bucket. Idempotent.
+    - InfluxDB 1.x: `CREATE DATABASE` (idempotent in InfluxQL); the bucket *is* the database.
+    - InfluxDB 3.x: a database answers InfluxQL under its own name: nothing to create.
+    """
+    database = database or bucket
+    base = url.rstrip("/")
+    headers = {"Authorization": f"Token {token}"} if token else {}
+    with httpx.Client(base_url=base, headers=headers, timeout=timeout_s, transport=transport) as http:
+
+        def call(method: str, path: str, what: str, **kw: Any) -> httpx.Response:
+            try:
+                resp = http.request(method, path, **kw)
+            except httpx.TransportError as exc:
+                raise unreachable(base, exc) from exc
+            if resp.status_code >= 300:
+                raise explain_http(resp.status_code, resp.text, base, what)
+            return resp
+
+        version = call("GET", "/ping", "ping").headers.get("X-Influxdb-Version", "")
+        if version.startswith("1."):
+            with InfluxQL(base, database, token=token, timeout_s=timeout_s, transport=transport) as v1:
+                v1.command(f"CREATE DATABASE {ident(database)}")
+            return SetupResult("1.x", version, f"database {database!r} exists", database)
+        if version.startswith("3."):
+            return SetupResult("3.x", version, "nothing to do: InfluxDB 3 answers InfluxQL per database", database)
+
+        orgs = call("GET", "/api/v2/orgs", f"looking up org {org!r}", params={"org": org}).json().get("orgs") or []
+        org_id = next((o["id"] for o in orgs if o.get("name") == org), None)
+        if org_id is None:
+            raise InfluxError(f"InfluxDB has no organization {org!r}", "check store.org (`influx org list`)", 404)
+        found = call(
+            "GET", "/api/v2/buckets", f"looking up bucket {bucket!r}", params={"orgID": org_id, "name": bucket}
+        ).json()
+        bucket_id = next((b["id"] for b in found.get("buckets") or [] if b.get("name") == bucket), None)
+        if bucket_id is None:
+            raise InfluxError(
+                f"InfluxDB org {org!r} has no bucket {bucket!r}",
+                f"create it (`influx bucket create -o {org} -n {bucket}`) or fix store.bucket",
+                404,
+            )
+        existing = call(
+            "GET", "/api/v2/dbrps", "listing DBRP mappings", params={"orgID": org_id, "db": database}
+        ).json()
+        for m in existing.get("content") or []:
+            if m.get("database") != database or m.get("retention_policy") != retention_policy:
+                continue
+            if m.get("bucketID") != bucket_id:
+                raise InfluxError(
+                    f"database {database!r} (rp {retention_policy!r}) is already mapped to another bucket "
+                    f"({m.get('bucketID')})",
+                    f"choose another --database, or delete that mapping (`influx v1 dbrp delete --id {m.get('id')}`)",
+                    409,
+                )
+            if not m.get("virtual"):
+                return SetupResult(
+                    "2.x", version, "DBRP mapping already present", database, retention_policy, bucket_id, m.get("id")
+                )
+        body = {
+            "orgID": org_id,
+            "bucketID": bucket_id,
+            "database": database,
+            "retention_policy": retention_policy,
+            "default": True,
+        }
+        created = call("POST", "/api/v2/dbrps", "creating the DBRP mapping", json=body).json()
+        content = created.get("content", created)
+        return SetupResult(
+            "2.x", version, "DBRP mapping created", database, retention_policy, bucket_id, content.get("id")
+        )
