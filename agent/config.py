@@ -334,6 +334,8 @@ def load_yaml_with_lines(text: str, source: str) -> tuple[Any, dict[Path_, int]]
         data = _build(loader, node, (), lines, errors, source) if node is not None else None
     except yaml.YAMLError as exc:
         raise ConfigError([f"{source}: not valid YAML: {exc}"]) from None
+    except RecursionError:
+        raise ConfigError([f"{source}: not valid YAML: recursive alias or nesting too deep"]) from None
     finally:
         loader.dispose()
     if errors:

@@ -170,10 +170,10 @@ class AgentRuntime:
         """SIGHUP: load the config again; on any error keep the running one."""
         try:
             new = load_inventory(self.config_path)
-        except ConfigError as exc:
-            for line in exc.errors:
+        except Exception as exc:  # ConfigError, and anything a hostile file could provoke
+            for line in exc.errors if isinstance(exc, ConfigError) else [f"{type(exc).__name__}: {exc}"[:500]]:
                 log.error("config reload refused: %s", line)
-            log.error("config reload failed; the previous config keeps running", extra={"errors": len(exc.errors)})
+            log.error("config reload failed; the previous config keeps running")
             self.metrics.config_reloads.labels("refused").inc()
             return
         old = self.loaded.inventory.agent

@@ -130,7 +130,10 @@ def start_agent(config: Path, role: str = "edge", log_name: str = "agent.log") -
             stderr=subprocess.STDOUT,
             env=env,
         )
-    return AgentProcess(proc, log)
+    agent = AgentProcess(proc, log)
+    started = log.read_text(errors="replace").count('"agent started"')
+    wait_for(lambda: agent.text().count('"agent started"') > started or not agent.alive(), 60, "the agent to start")
+    return agent
 
 
 def spool_records(path: Path) -> list[Record]:
@@ -147,6 +150,8 @@ def spool_counters(path: Path) -> dict[str, int]:
     db = sqlite3.connect(path)
     try:
         return {str(k): int(v) for k, v in db.execute("SELECT name, value FROM counters")}
+    except sqlite3.OperationalError:  # not created yet
+        return {}
     finally:
         db.close()
 

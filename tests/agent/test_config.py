@@ -28,6 +28,7 @@ INVALID = {
     "duplicate_key.yaml": (2, "agent", "duplicate key"),
     "jitter.yaml": (14, "probes[0]", "jitter_s: 6.0 must be below half of interval_s"),
     "not_yaml.yaml": (None, "", "not valid YAML"),
+    "recursive_alias.yaml": (None, "", "recursive alias"),
 }
 
 
