@@ -97,7 +97,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "capped": "plafonné",
         "amount": "Montant",
         "void": "forclos",
-        "total": "Montant total demandé",
+        "total": "Montant total demandé :",
         "excl_vat": "HT",
         "deadline": "Date limite contractuelle d'envoi : {deadline} ; à envoyer de préférence avant le {alert}.",
         "digest_intro": (
@@ -181,7 +181,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "capped": "capped",
         "amount": "Amount",
         "void": "void",
-        "total": "Total amount claimed",
+        "total": "Total amount claimed:",
         "excl_vat": "excl. VAT",
         "deadline": "Contractual deadline to send this claim: {deadline}; preferably send it by {alert}.",
         "digest_intro": "Digest of the annex data (lets anyone verify each figure later, CGV art. 22):",

@@ -1,0 +1,282 @@
+"""Monthly claims as a user gets them: real PDFs rendered by WeasyPrint, read back with poppler
+(pdftotext for the words, pdftoppm for the pages as images), plus the JSON/CSV and the digest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from agent.claims.build import ClaimError, build_claim, canonical_json
+from agent.claims.render import CSV_COLUMNS, render_html
+from agent.claims.sources import items_for, read_manifest
+from agent.clock import FakeClock
+from agent.ledger import Kind, Ledger, Record
+from sla.calendars import Month
+
+REPO = Path(__file__).resolve().parents[2]
+VIGIE = [sys.executable, "-c", "from agent.cli import main; main()"]
+pytestmark = pytest.mark.skipif(
+    shutil.which("pdftotext") is None or shutil.which("pdftoppm") is None,
+    reason="needs poppler-utils (pdftotext, pdftoppm): make apt",
+)
+
+HOSTILE_SITE = "<script>alert('x')</script> & \"Lyon\""
+HOSTILE_NOTE = '</td></tr><img src="http://127.0.0.1:9/x.png"> {{ 7*7 }} $\\alpha$'
+
+INTERNET_CASE = """
+month: 2026-10
+service: {id: acme-lyon-fibre, contract: internet, monthly_fee_eur: "450.00", in_service_from: 2024-01-01}
+outages:
+  - {start: 2026-10-14T10:00:00+02:00, end: 2026-10-14T13:00:00+02:00, notified_at: 2026-10-14T10:05:00+02:00}
+  - {start: 2026-10-20T09:00:00+02:00, end: 2026-10-20T10:00:00+02:00, notified_at: 2026-10-20T09:00:00+02:00}
+exclusions:
+  - {cause: power_cut, start: 2026-10-20T09:00:00+02:00, end: 2026-10-20T10:00:00+02:00, note: 'NOTE'}
+"""
+
+QUIET_CASE = """
+month: 2026-10
+service: {id: acme-paris-sdsl, contract: internet, monthly_fee_eur: "120.00"}
+outages: []
+"""
+
+
+def write_manifest(tmp_path: Path, cases: dict[str, str], name: str = 'ACME "Industries" <SAS>') -> Path:
+    services = []
+    for site, text in cases.items():
+        file = tmp_path / f"case-{len(services)}.yaml"
+        file.write_text(text.replace("'NOTE'", json.dumps(HOSTILE_NOTE)))
+        services.append({"case": file.name, "site": site})
+    manifest = {
+        "clients": [{"id": "acme", "name": name, "address": "12 rue des Lilas\n69003 Lyon", "services": services}]
+    }
+    path = tmp_path / "claims.yaml"
+    path.write_text(json.dumps(manifest))
+    return path
+
+
+def vigie(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*VIGIE, *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def pdf_pages(pdf: Path, layout: bool = True) -> list[str]:
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    pages = int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
+    return [
+        subprocess.run(
+            ["pdftotext", "-f", str(n), "-l", str(n), *(["-layout"] if layout else []), str(pdf), "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for n in range(1, pages + 1)
+    ]
+
+
+def render_images(pdf: Path, out: Path) -> list[Path]:
+    subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(out / pdf.stem)], check=True)
+    return sorted(out.glob(f"{pdf.stem}*.png"))
+
+
+def squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.fixture
+def claim_dir(tmp_path: Path) -> Path:
+    manifest = write_manifest(tmp_path, {HOSTILE_SITE: INTERNET_CASE, "Paris": QUIET_CASE})
+    result = vigie(
+        "claims", "build", "--month", "2026-10", "--manifest", str(manifest), "--out", "out", "--today", "2026-11-05",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "acme 2026-10: claim" in result.stdout
+    return tmp_path / "out"
+
+
+def test_the_claim_pack_has_pdf_in_french_and_english_json_and_csv(claim_dir: Path) -> None:
+    names = sorted(p.name for p in claim_dir.iterdir())
+    assert names == sorted(
+        ["acme-2026-10-fr.pdf", "acme-2026-10-en.pdf", "acme-2026-10.json"]
+        + [f"acme-2026-10-{t}.csv" for t in ("services", "tickets", "outages", "exclusions")]
+    )
+
+
+def test_french_letter_states_the_claim_amount_deadline_and_digest(claim_dir: Path) -> None:
+    document = json.loads((claim_dir / "acme-2026-10.json").read_text())
+    pages = pdf_pages(claim_dir / "acme-2026-10-fr.pdf")
+    letter = squash(pages[0])
+    # 180 min in coverage on 14 Oct → 99.597 % → 3 % of 450.00 = 13.50 €
+    assert document["annex"]["total_claimed_eur"] == "13.50"
+    assert "Objet : demande de versement des pénalités" in letter
+    assert "octobre 2026" in letter
+    assert "Montant total demandé : 13,50 € HT" in letter
+    assert "Date limite contractuelle d'envoi : 14 décembre 2026" in letter
+    assert "30 novembre 2026" in letter
+    assert document["annex_sha256"] in letter.replace(" ", "")
+    assert "DRAFT" not in " ".join(pages)
+
+
+def test_english_version_says_the_same_in_english(claim_dir: Path) -> None:
+    pages = pdf_pages(claim_dir / "acme-2026-10-en.pdf")
+    letter = squash(pages[0])
+    assert "Subject: claim for service-level (SLA) penalties" in letter
+    assert "October 2026" in letter
+    assert "Total amount claimed: €13.50 excl. VAT" in letter
+    assert "14 December 2026" in letter
+    annex = squash(" ".join(pages[1:]))
+    assert "Outages" in annex and "Exclusions and excusable events" in annex and "power cut" in annex
+
+
+def test_the_digest_is_the_sha256_of_the_canonical_annex_and_verify_catches_an_edit(claim_dir: Path) -> None:
+    path = claim_dir / "acme-2026-10.json"
+    document = json.loads(path.read_text())
+    assert document["annex_sha256"] == hashlib.sha256(canonical_json(document["annex"])).hexdigest()
+    assert vigie("claims", "verify", str(path), cwd=claim_dir).returncode == 0
+    document["annex"]["services"][0]["claimed_eur"] = "1350.00"
+    path.write_text(json.dumps(document))
+    tampered = vigie("claims", "verify", str(path), cwd=claim_dir)
+    assert tampered.returncode == 1 and "does not match" in tampered.stderr
+
+
+def test_hostile_site_names_and_notes_are_printed_literally_never_interpreted(claim_dir: Path) -> None:
+    text = " ".join(pdf_pages(claim_dir / "acme-2026-10-fr.pdf", layout=False))
+    assert "<script>alert('x')</script>" in text
+    assert 'ACME "Industries" <SAS>' in text
+    assert "{{ 7*7 }}" in text and "$\\alpha$" in text
+    # a table cell wraps the long note: compare without white space
+    assert "".join('</td></tr><img src="http://127.0.0.1:9/x.png">'.split()) in "".join(text.split())
+
+
+def test_the_html_escapes_every_user_string(tmp_path: Path) -> None:
+    _, groups = read_manifest(write_manifest(tmp_path, {HOSTILE_SITE: INTERNET_CASE}))
+    claim = build_claim(groups[0].client, items_for(groups[0], Month(2026, 10)), today=date(2026, 11, 5))
+    html = render_html(claim, "fr", charts=[])
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+    assert '<img src="http' not in html
+    assert "{{ 7*7 }}" in html  # not evaluated
+    # the client name also goes into the page footer, a CSS string: hex-escaped, no quote gets through
+    footer = next(line for line in html.splitlines() if "@bottom-left" in line)
+    assert '"Industries"' not in footer and "<SAS>" not in footer
+
+
+def test_pages_render_to_images_with_ink_on_them(claim_dir: Path, tmp_path: Path) -> None:
+    pdf = claim_dir / "acme-2026-10-fr.pdf"
+    images = render_images(pdf, tmp_path)
+    assert len(images) == len(pdf_pages(pdf)) >= 2
+    for image in images:
+        data = image.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000  # a blank page compresses to far less
+
+
+def test_csv_columns_are_the_documented_ones(claim_dir: Path) -> None:
+    docs = (REPO / "docs" / "claims.md").read_text()
+    for table, columns in CSV_COLUMNS.items():
+        header = (claim_dir / f"acme-2026-10-{table}.csv").read_text().splitlines()[0]
+        assert header == ",".join(columns)
+        for column in columns:
+            assert f"`{column}`" in docs, f"{table}.{column} undocumented"
+    services = (claim_dir / "acme-2026-10-services.csv").read_text().splitlines()
+    assert len(services) == 3
+
+
+def test_an_open_month_is_refused_unless_draft_and_a_draft_says_so_on_every_page(tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path, {"Lyon": INTERNET_CASE})
+    args = ["claims", "build", "--month", "2026-10", "--manifest", str(manifest), "--today", "2026-10-21"]
+    refused = vigie(*args, "--out", "out", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "month 2026-10 is still open on 2026-10-21" in refused.stderr
+    assert not (tmp_path / "out").exists()
+    drafted = vigie(*args, "--out", "draft", "--draft", cwd=tmp_path)
+    assert drafted.returncode == 0, drafted.stderr
+    for lang in ("fr", "en"):
+        pages = pdf_pages(tmp_path / "draft" / f"acme-2026-10-{lang}.pdf")
+        assert len(pages) >= 2
+        assert all("DRAFT" in page for page in pages)
+    assert json.loads((tmp_path / "draft" / "acme-2026-10.json").read_text())["draft"] is True
+
+
+def test_a_month_past_its_deadline_is_marked_void_not_skipped(tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path, {"Lyon": INTERNET_CASE})
+    result = vigie(
+        "claims", "build", "--month", "2026-10", "--manifest", str(manifest), "--out", "out", "--today", "2026-12-15",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "acme 2026-10: void, 0.00 EUR" in result.stdout
+    document = json.loads((tmp_path / "out" / "acme-2026-10.json").read_text())
+    assert document["status"] == "void" and document["annex"]["total_void_eur"] == "13.50"
+    fr = pdf_pages(tmp_path / "out" / "acme-2026-10-fr.pdf")
+    assert all("NUL" in page for page in fr)
+    assert "nulle et non avenue" in squash(fr[0])
+    en = pdf_pages(tmp_path / "out" / "acme-2026-10-en.pdf")
+    assert all("VOID" in page for page in en)
+
+
+def test_a_month_with_nothing_to_claim_still_gets_a_short_statement(tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path, {"Paris": QUIET_CASE}, name="Calme SARL")
+    result = vigie(
+        "claims", "build", "--month", "2026-10", "--manifest", str(manifest), "--out", "out", "--today", "2026-11-03",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    letter = squash(pdf_pages(tmp_path / "out" / "acme-2026-10-fr.pdf")[0])
+    assert "relevé mensuel des niveaux de service" in letter
+    assert "aucune pénalité n'est demandée" in letter
+    en = squash(pdf_pages(tmp_path / "out" / "acme-2026-10-en.pdf")[0])
+    assert "no penalty is claimed" in en
+
+
+def test_the_claim_names_the_ledger_records_and_contract_version_it_used(tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path, {"Lyon": INTERNET_CASE})
+    with Ledger(tmp_path / "l.sqlite", FakeClock(datetime(2026, 11, 2, tzinfo=UTC))) as book:
+        stored = book.append_many(
+            [
+                Record(
+                    Kind.TICKET_OPEN,
+                    "T-9",
+                    {"opened_at": "2026-10-14T10:10:00+02:00", "channel": "email"},
+                    client="acme",
+                    site="Lyon",
+                    service="acme-lyon-fibre",
+                ),
+                Record(Kind.TICKET_RESTORE, "T-9", {"restored_at": "2026-10-14T13:05:00+02:00"}),
+                Record(
+                    Kind.TICKET_OPEN,
+                    "T-10",
+                    {"opened_at": "2026-10-14T10:10:00+02:00", "channel": "email"},
+                    client="acme",
+                    site="Other",
+                    service="other-service",
+                ),
+            ]
+        )
+    result = vigie(
+        "claims", "build", "--month", "2026-10", "--manifest", str(manifest), "--out", "out", "--today", "2026-11-05",
+        "--ledger", "l.sqlite", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    service = json.loads((tmp_path / "out" / "acme-2026-10.json").read_text())["annex"]["services"][0]
+    assert service["ledger_records"] == [stored[0].id, stored[1].id]
+    assert service["contract_version"] == "01.07.2023"
+    tickets = json.loads((tmp_path / "out" / "acme-2026-10.json").read_text())["annex"]["tickets"]
+    assert [t["id"] for t in tickets] == ["T-9"]
+
+
+def test_statements_of_different_months_are_not_mixed(tmp_path: Path) -> None:
+    _, groups = read_manifest(write_manifest(tmp_path, {"Lyon": INTERNET_CASE}))
+    items = items_for(groups[0], Month(2026, 10))
+    other = (REPO / "examples" / "internet-maintenance-2026-11.yaml").read_text()
+    (tmp_path / "nov.yaml").write_text(other)
+    from agent.claims.sources import ClientCases
+
+    nov = items_for(ClientCases(groups[0].client, (("Lyon", tmp_path / "nov.yaml"),)), Month(2026, 11))
+    with pytest.raises(ClaimError, match="several months"):
+        build_claim(groups[0].client, [*items, *nov], today=date(2026, 12, 5))
