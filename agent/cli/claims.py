@@ -13,8 +13,10 @@ from agent.casefile import CaseFileError
 from agent.claims.build import ClaimError, annex_digest, build_claim
 from agent.claims.render import write_claim
 from agent.claims.sources import ClientCases, items_for, ledger_view, read_cases_dir, read_manifest
+from agent.cli.ledger import opened
 from agent.clock import SystemClock
-from agent.ledger import LedgerError
+from agent.ledger import Kind, LedgerError, Record
+from agent.ledger.records import ClaimStatus, effective, fold_claim
 from sla.calendars import PARIS, Month
 
 app = typer.Typer(help="Monthly SLA claims: letter and annex (PDF, FR and EN), CSV and JSON.", no_args_is_help=True)
@@ -86,3 +88,26 @@ def verify_command(file: Annotated[Path, typer.Argument(help="A claim's JSON fil
         typer.echo(f"{file}: annex digest {digest} does not match the printed {document.get('annex_sha256')}", err=True)
         raise typer.Exit(1)
     typer.echo(f"{file}: annex intact, sha256 {digest}")
+
+
+@app.command("track")
+def track_command(
+    client: Annotated[str, typer.Argument(help="Client id.")],
+    month: Annotated[str, typer.Argument(help="Month claimed, YYYY-MM.")],
+    step: Annotated[ClaimStatus, typer.Argument(help="drafted | sent | acknowledged | credited")],
+    on: Annotated[str, typer.Option("--date", help="Date of the step, YYYY-MM-DD.")],
+    invoice: Annotated[str | None, typer.Option("--invoice", help="credited: the invoice carrying the credit.")] = None,
+    amount: Annotated[str | None, typer.Option("--amount", help="drafted: amount claimed, EUR.")] = None,
+    digest: Annotated[str | None, typer.Option("--digest", help="drafted: the annex SHA-256.")] = None,
+    author: Annotated[str | None, typer.Option("--author")] = None,
+    ledger: Annotated[Path, typer.Option("--ledger", envvar="VIGIE_LEDGER")] = Path("vigie-ledger.sqlite"),
+) -> None:
+    """Record a step of a claim's life: drafted → sent → acknowledged → credited (contract-terms C5)."""
+    kind = Kind(f"claim.{step.value}")
+    data = {"date": on, "invoice_reference": invoice, "amount_eur": amount, "digest": digest}
+    with opened(ledger) as book:
+        stored = book.append(Record(kind, f"{client}/{Month.parse(month)}", data, client=client, author=author))
+        state = fold_claim(effective(book.subject(stored.subject)))
+    assert state is not None
+    steps = ", ".join(f"{k} {v}" for k, v in state.dates.items())
+    typer.echo(f"record #{stored.id}: claim {stored.subject} {state.status.value} ({steps})")
