@@ -32,8 +32,9 @@ STATE = "vigie_state"  # one point per qualified state change of a service (edge
 OUTAGE = "vigie_outage"  # one point per closed down period, at its start; class outage | microcut
 HEARTBEAT = "vigie_heartbeat"  # one point per heartbeat of an agent
 STATEMENT = "vigie_statement"  # the current month's figures of a service, recomputed by the central role
+GTR = "vigie_gtr"  # one point per ticket's GTR clock at each recomputation (the NOC's GTR board)
 
-MEASUREMENTS = (PROBE, STATE, OUTAGE, HEARTBEAT, STATEMENT)
+MEASUREMENTS = (PROBE, STATE, OUTAGE, HEARTBEAT, STATEMENT, GTR)
 
 # tags (all strings); the service identity is client/site/service
 SERVICE_TAGS = ("client", "site", "service")
@@ -42,12 +43,19 @@ STATE_TAGS = (*SERVICE_TAGS, "agent", "source", "state", "cause")
 OUTAGE_TAGS = (*SERVICE_TAGS, "agent", "class")
 HEARTBEAT_TAGS = ("agent", "role")
 STATEMENT_TAGS = (*SERVICE_TAGS, "contract", "month")
+GTR_TAGS = (*SERVICE_TAGS, "ticket", "clock", "status", "freeze_reason")  # status: running | frozen | stopped
 
 # fixed fields and their types (probe values add float fields named after the collector's values)
 STATE_CODE = {"up": 1, "down": 0, "unknown": -1}
 STATE_FIELDS = {"code": int}
 OUTAGE_FIELDS = {"duration_s": int, "end_s": int}
-HEARTBEAT_FIELDS = {"seq": int, "uptime_s": float, "spool_records": int}
+HEARTBEAT_FIELDS = {
+    "seq": int,
+    "uptime_s": float,
+    "spool_records": int,
+    "ship_errors": int,  # failed write attempts since the agent started (optional)
+    "ship_rejected": int,  # points the store rejected since the agent started (optional)
+}
 STATEMENT_FIELDS = {
     "availability_pct": float,
     "measured_pct": float,
@@ -61,6 +69,14 @@ STATEMENT_FIELDS = {
     "budget_min": float,  # minutes of counted downtime left before the next (worse) credit tier
     "next_tier_pct": float,  # the credit of that tier
     "objective_met": bool,
+    "gross_pct": float,  # availability before exclusions (the net one is availability_pct)
+}
+GTR_FIELDS = {
+    "elapsed_s": float,  # counted clock time so far (business hours for a business-hours clock)
+    "target_s": float,  # the GTR target
+    "remaining_s": float,  # target − elapsed: time to breach (negative once breached)
+    "frozen_s": float,  # clock time frozen so far (customer-side causes)
+    "breached": bool,
 }
 
 
@@ -76,6 +92,7 @@ class Kind(enum.StrEnum):
 
 KIND_OF = {PROBE: Kind.SAMPLE, STATE: Kind.STATE, OUTAGE: Kind.OUTAGE, HEARTBEAT: Kind.HEARTBEAT}
 KIND_OF[STATEMENT] = Kind.STATEMENT
+KIND_OF[GTR] = Kind.STATEMENT
 
 FieldValue = float | int | bool
 
@@ -186,8 +203,22 @@ def outage(*, ids: Mapping[str, str], start_ms: int, end_ms: int, microcut: bool
     )
 
 
-def heartbeat(*, agent: str, role: str, seq: int, uptime_s: float, spool_records: int, time_ms: int) -> Record:
-    fields = {"seq": seq, "uptime_s": float(uptime_s), "spool_records": spool_records}
+def heartbeat(
+    *,
+    agent: str,
+    role: str,
+    seq: int,
+    uptime_s: float,
+    spool_records: int,
+    time_ms: int,
+    ship_errors: int | None = None,
+    ship_rejected: int | None = None,
+) -> Record:
+    fields: dict[str, FieldValue] = {"seq": seq, "uptime_s": float(uptime_s), "spool_records": spool_records}
+    if ship_errors is not None:
+        fields["ship_errors"] = int(ship_errors)
+    if ship_rejected is not None:
+        fields["ship_rejected"] = int(ship_rejected)
     return make(HEARTBEAT, {"agent": agent, "role": role}, fields, time_ms)
 
 
@@ -196,6 +227,33 @@ def statement(*, ids: Mapping[str, str], fields: Mapping[str, FieldValue], time_
     if unknown:
         raise ValueError(f"{STATEMENT}: unknown fields {sorted(unknown)}")
     return make(STATEMENT, ids, fields, time_ms)
+
+
+def gtr(
+    *,
+    ids: Mapping[str, str],
+    ticket: str,
+    clock: str,
+    status: str,
+    freeze_reason: str | None,
+    elapsed_s: float,
+    target_s: float,
+    frozen_s: float,
+    time_ms: int,
+) -> Record:
+    """A ticket's GTR clock (`ids`: client, site, service). Tags hold the ticket id and the clock's status;
+    a handful of open tickets per site at a time keeps the cardinality low."""
+    if status not in ("running", "frozen", "stopped"):
+        raise ValueError(f"{GTR}: status {status!r}")
+    fields: dict[str, FieldValue] = {
+        "elapsed_s": float(elapsed_s),
+        "target_s": float(target_s),
+        "remaining_s": float(target_s - elapsed_s),
+        "frozen_s": float(frozen_s),
+        "breached": elapsed_s > target_s,
+    }
+    tags = {**ids, "ticket": ticket, "clock": clock, "status": status, "freeze_reason": freeze_reason}
+    return make(GTR, tags, fields, time_ms)
 
 
 # --- line protocol escaping ---------------------------------------------------------------------------------
