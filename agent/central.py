@@ -161,6 +161,7 @@ def case_for(service: ServiceConfig, month: Month, intervals: Sequence[Interval]
 def statement_fields(st: Statement, service: ServiceConfig) -> dict[str, FieldValue]:
     fields: dict[str, FieldValue] = {
         "availability_pct": float(st.availability_pct),
+        "gross_pct": float(st.gross_availability_pct),
         "unavailable_min": float(st.unavailable_minutes),
         "excluded_min": float(st.excluded_minutes),
         "counted_min": float(st.counted_minutes),
