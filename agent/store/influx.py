@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 
 from agent.store import schema
-from agent.store.schema import HEARTBEAT, OUTAGE, PROBE, STATE, STATEMENT, STATEMENT_TAGS, FieldValue, Record
+from agent.store.schema import GTR, HEARTBEAT, OUTAGE, PROBE, STATE, STATEMENT, STATEMENT_TAGS, FieldValue, Record
 from agent.store.sqlite import Interval
 
 DAY_S = 86_400
@@ -276,8 +276,15 @@ class InfluxReader:
         self.client.close()
 
     def count(self, measurement: str | None = None) -> int:
-        """Points of a measurement (or of all five), like `SqliteStore.count`: counted on a field every point has."""
-        always = {PROBE: "ok", STATE: "code", OUTAGE: "duration_s", HEARTBEAT: "seq", STATEMENT: "availability_pct"}
+        """Points of a measurement (or of all of them), like `SqliteStore.count`: counted on a field every point has."""
+        always = {
+            PROBE: "ok",
+            STATE: "code",
+            OUTAGE: "duration_s",
+            HEARTBEAT: "seq",
+            STATEMENT: "availability_pct",
+            GTR: "elapsed_s",
+        }
         names = [measurement] if measurement else list(always)
         total = 0
         for name in names:
