@@ -325,8 +325,8 @@ def render_html(claim: Claim, lang: str, charts: list[str] | None = None) -> str
 
 
 def render_pdf(html: str) -> bytes:
-    import weasyprint
-    from weasyprint.urls import URLFetcher
+    import weasyprint  # type: ignore[import-untyped]
+    from weasyprint.urls import URLFetcher  # type: ignore[import-untyped]
 
     # Only our own charts, embedded as data: URIs: nothing from disk or the network, and a refused URL
     # stops the rendering instead of leaving a hole in a legal document.
