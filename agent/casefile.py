@@ -70,7 +70,7 @@ def _exact_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
     return Decimal(loader.construct_scalar(node).replace("_", ""))
 
 
-_CaseLoader.add_constructor("tag:yaml.org,2002:float", _exact_float)  # type: ignore[arg-type]
+_CaseLoader.add_constructor("tag:yaml.org,2002:float", _exact_float)
 
 
 def load_yaml(text: str, source: str) -> Any:
