@@ -58,6 +58,12 @@ class LabEndpoints:
         ("after_reboot", 6003),
         ("garbage", 6004),
     )
+    fakenos_junos_ports: tuple[tuple[str, int], ...] = (  # fakenos juniper_junos, same scenarios
+        ("builtin", 6005),
+        ("interface_down", 6006),
+        ("after_reboot", 6007),
+        ("garbage", 6008),
+    )
     # Services on ns_host and the routed path behind it (services.d/30-services-ns.sh)
     tcp_open: int = 8080  # a listener
     tcp_closed: int = 8081  # nothing listens: RST

@@ -241,3 +241,41 @@ def test_an_unexpected_error_is_translated_not_raised() -> None:
     error = translate(RuntimeError("boom"))
     assert error.reason is Reason.UNREACHABLE
     assert "RuntimeError" in str(error)
+
+
+# -- fakenos (juniper_junos) ------------------------------------------------------------------------------------
+
+
+def junos(lab: LabEndpoints, scenario: str = "builtin") -> SshConfig:
+    assert lab.run_dir is not None
+    return SshConfig(
+        platform="juniper_junos",
+        port=dict(lab.fakenos_junos_ports)[scenario],
+        username=lab.fakenos_user,
+        password=SecretSource(value="admin"),
+        known_hosts_file=lab.run_dir / "ssh" / "known_hosts",
+        conn_timeout_s=3,
+        read_timeout_s=5,
+    )
+
+
+async def test_fakenos_junos_own_outputs_parse(lab: LabEndpoints) -> None:
+    result = await collect(junos(lab))
+    assert result.ok, result.detail
+    assert result.values["uptime"]["boot_year"] == "2021"
+    assert isinstance(result.values["uptime"]["load_average_1min"], float)
+    links = {i["interface"]: i["link_status"] for i in result.values["interfaces"] if i["link_status"]}
+    assert links["ge-0/0/0"] == "Up"
+
+
+@pytest.mark.parametrize("scenario", ["interface_down", "after_reboot"])
+async def test_fakenos_junos_serving_the_profile_fixtures(lab: LabEndpoints, scenario: str) -> None:
+    result = await collect(junos(lab, scenario))
+    assert result.ok, result.detail
+    assert result.values["interfaces"] == expected("juniper_junos", "show interfaces", scenario)
+    assert result.values["uptime"] == expected("juniper_junos", "show system uptime", scenario)
+
+
+async def test_fakenos_junos_garbage_is_a_parse_error(lab: LabEndpoints) -> None:
+    result = await collect(junos(lab, "garbage"))
+    assert result.reason is Reason.PARSE_ERROR, result.detail

@@ -1,10 +1,11 @@
-"""Write the fakenos inventory of the lab (tests/lab/services.d/20-ssh.sh): one cisco_ios device per scenario.
+"""Write the fakenos inventory of the lab (tests/lab/services.d/20-ssh.sh): per platform, one device with
+fakenos' own outputs and one per recorded scenario.
 
 Usage: fakenos_inventory.py OUT_YAML HOST_KEY_FILE
 
-cpe-ios-1 (port 6001) answers with fakenos' own cisco_ios outputs. The other devices answer the cisco_ios
-profile's CLI commands with the recorded fixtures of one scenario (tests/device_profiles/cisco_ios/...).
-Ports and scenarios are listed in tests/lab_support.py (LabEndpoints.fakenos).
+cisco_ios on 127.0.0.1:6001-6004 and juniper_junos on 6005-6008: the first port answers with fakenos' own
+outputs, the next three answer the profile's CLI commands with the recorded fixtures of one scenario
+(tests/device_profiles/<platform>/<command>/<scenario>.raw). Mirrored in tests/lab_support.py.
 """
 
 from __future__ import annotations
@@ -19,30 +20,36 @@ sys.path.insert(0, str(REPO))
 
 from device_profiles.cli import CliSection, command_slug  # noqa: E402
 
-SCENARIOS = {6002: "interface_down", 6003: "after_reboot", 6004: "garbage"}
+PLATFORMS = {"cisco_ios": (6001, "cpe-ios"), "juniper_junos": (6005, "pe-junos")}
+SCENARIOS = ("builtin", "interface_down", "after_reboot", "garbage")
 USERNAME = PASSWORD = "admin"  # fakenos' cisco_ios enable secret is also "admin"
 
 
-def main(out: Path, host_key: Path) -> None:
-    profile = yaml.safe_load((REPO / "device_profiles" / "cisco_ios.yaml").read_text(encoding="utf-8"))
+def _commands(platform: str) -> list[str]:
+    profile = yaml.safe_load((REPO / "device_profiles" / f"{platform}.yaml").read_text(encoding="utf-8"))
     cli = CliSection.model_validate(profile["cli"]) if profile.get("cli") else None
-    commands = [spec.command for spec in cli.commands.values()] if cli else []
-    fixtures = REPO / "tests" / "device_profiles" / "cisco_ios"
-    hosts: dict[str, object] = {"cpe-ios-1": {"port": 6001, "platform": "cisco_ios"}}
-    for n, (port, scenario) in enumerate(sorted(SCENARIOS.items()), start=2):
-        overrides = {}
-        for command in commands:
-            raw = fixtures / command_slug(command) / f"{scenario}.raw"
-            if raw.is_file():
-                overrides[command] = {
-                    "output": raw.read_text(encoding="utf-8").rstrip("\n"),
-                    "help": f"recorded fixture ({scenario})",
-                    "prompt": ["{base_prompt}>", "{base_prompt}#"],
-                }
-        host: dict[str, object] = {"port": port, "platform": "cisco_ios"}
-        if overrides:
-            host["nos"] = {"plugin": "cisco_ios", "configuration": {"commands": overrides}}
-        hosts[f"cpe-ios-{n}"] = host
+    return [spec.command for spec in cli.commands.values()] if cli else []
+
+
+def main(out: Path, host_key: Path) -> None:
+    hosts: dict[str, object] = {}
+    for platform, (first_port, name) in PLATFORMS.items():
+        fixtures = REPO / "tests" / "device_profiles" / platform
+        commands = _commands(platform)
+        for n, scenario in enumerate(SCENARIOS):
+            host: dict[str, object] = {"port": first_port + n, "platform": platform}
+            overrides = {}
+            for command in commands if scenario != "builtin" else []:
+                raw = fixtures / command_slug(command) / f"{scenario}.raw"
+                if raw.is_file():
+                    overrides[command] = {
+                        "output": raw.read_text(encoding="utf-8").rstrip("\n"),
+                        "help": f"recorded fixture ({scenario})",
+                        "prompt": ["{base_prompt}>", "{base_prompt}#"],
+                    }
+            if overrides:
+                host["nos"] = {"plugin": platform, "configuration": {"commands": overrides}}
+            hosts[f"{name}-{n + 1}"] = host
     inventory = {
         "default": {
             "username": USERNAME,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SSH devices for the ssh collector tests (ports and credentials mirrored in tests/lab_support.py):
-#  * fakenos (cisco_ios) on 127.0.0.1:6001-6004: fakenos' own outputs on 6001, the cisco_ios profile's
-#    recorded fixtures on 6002 (interface_down), 6003 (after_reboot), 6004 (garbage). User admin/admin.
+#  * fakenos: cisco_ios on 127.0.0.1:6001-6004, juniper_junos on 6005-6008 (tests/lab/fakenos_inventory.py):
+#    fakenos' own outputs on the first port, the profile's recorded fixtures on the next three
+#    (interface_down, after_reboot, garbage). User admin/admin.
 #  * Debian OpenSSH with a ForceCommand fake CLI (tests/lab/fake_cli.py) serving the linux_netsnmp
 #    profile's fixtures: 127.0.0.1:2222 normal, 2223 interface_down, 2224 after_reboot, 2225 garbage,
 #    2226 hang (never answers a command); and 10.250.0.2:22 inside the namespace vigie-h1 (normal).
@@ -16,7 +17,7 @@ dir=$run/ssh
 NS=vigie-h1
 USER_NAME=vigielab
 OPENSSH_PORTS="2222:normal 2223:interface_down 2224:after_reboot 2225:garbage 2226:hang"
-FAKENOS_PORTS="6001 6002 6003 6004"
+FAKENOS_PORTS="6001 6002 6003 6004 6005 6006 6007 6008"
 
 wait_banner() {  # host port timeout_s [netns]
   local host=$1 port=$2 t=$3 ns=${4:-} i
