@@ -145,6 +145,18 @@ class ServiceIn(_Strict):
             raise ValueError(f"in_service_until: {self.in_service_until} is before in_service_from")
         return self
 
+    def to_sla(self) -> Service:
+        return Service(
+            id=self.id,
+            contract=self.contract,
+            monthly_fee_eur=self.monthly_fee_eur,
+            in_service_from=self.in_service_from,
+            in_service_until=self.in_service_until,
+            access_type=self.access_type,
+            gtr_option=self.gtr_option,
+            probation_until=self.probation_until,
+        )
+
 
 class PolicyIn(_Strict):
     window: Window = Window.COVERAGE
@@ -162,6 +174,17 @@ class PolicyIn(_Strict):
             check_subdivision(str(value))
         return value
 
+    def to_sla(self) -> Policy:
+        return Policy(
+            window=self.window,
+            denominator=self.denominator,
+            count_unnotified=self.count_unnotified,
+            boundary_99_5=self.boundary_99_5,
+            unknown_as=self.unknown_as,
+            holidays_subdivision=self.holidays_subdivision,
+            extra_closed_days=frozenset(self.extra_closed_days),
+        )
+
 
 class QualificationIn(_Strict):
     down_after: int = Field(3, ge=1)
@@ -169,6 +192,15 @@ class QualificationIn(_Strict):
     microcut_s: int = Field(60, ge=0)
     interval_s: int | None = Field(None, ge=1)
     quorum: Literal["all"] | Annotated[int, Field(ge=1)] = "all"
+
+    def to_sla(self) -> Qualification:
+        return Qualification(
+            down_after=self.down_after,
+            up_after=self.up_after,
+            microcut_s=self.microcut_s,
+            interval_s=self.interval_s,
+            quorum=None if self.quorum == "all" else int(self.quorum),
+        )
 
 
 class OutageIn(_Span):
@@ -395,35 +427,11 @@ def load_case(path: Path, policy_overrides: dict[str, Any] | None = None) -> Cas
 
 
 def to_case(c: CaseIn, samples: tuple[ProbeSamples, ...] | None) -> Case:
-    s, p, q = c.service, c.policy, c.qualification
     return Case(
         month=Month.parse(c.month),
-        service=Service(
-            id=s.id,
-            contract=s.contract,
-            monthly_fee_eur=s.monthly_fee_eur,
-            in_service_from=s.in_service_from,
-            in_service_until=s.in_service_until,
-            access_type=s.access_type,
-            gtr_option=s.gtr_option,
-            probation_until=s.probation_until,
-        ),
-        policy=Policy(
-            window=p.window,
-            denominator=p.denominator,
-            count_unnotified=p.count_unnotified,
-            boundary_99_5=p.boundary_99_5,
-            unknown_as=p.unknown_as,
-            holidays_subdivision=p.holidays_subdivision,
-            extra_closed_days=frozenset(p.extra_closed_days),
-        ),
-        qualification=Qualification(
-            down_after=q.down_after,
-            up_after=q.up_after,
-            microcut_s=q.microcut_s,
-            interval_s=q.interval_s,
-            quorum=None if q.quorum == "all" else int(q.quorum),
-        ),
+        service=c.service.to_sla(),
+        policy=c.policy.to_sla(),
+        qualification=c.qualification.to_sla(),
         outages=tuple(Outage(start=o.start, end=o.end, notified_at=o.notified_at) for o in c.outages),
         samples=samples,
         exclusions=tuple(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
@@ -29,7 +30,7 @@ from agent.store import schema
 from agent.store.schema import FieldValue, Record
 from agent.store.sqlite import Interval
 from sla.calendars import Month
-from sla.model import Outage, Policy, Qualification, Service
+from sla.model import Outage
 from sla.profiles import STD_TIERS, Regime
 from sla.statement import Case, Statement, compute
 
@@ -50,13 +51,14 @@ class Central:
         self.clock = clock
         self.metrics = metrics
         self.started = clock.now()
-        self._status: dict[str, str] = {}
+        self._status: dict[str, tuple[str, str | None, int]] = {}
 
     def watch(self) -> list[Record]:
-        """The NOC view of every service: the edge's state, or unknown when its agent is silent."""
+        """The NOC view of every service, from its vantage points (see `decide`)."""
         now = self.clock.now()
         now_ms = schema.ms(now)
         timeout_ms = self.inventory.agent.central.heartbeat_timeout_s * 1000
+        noc_kinds = set(self.inventory.agent.central.noc_probes)
         beats = self.reader.last_heartbeats()
         silent: set[str] = set()
         out: list[Record] = []
@@ -64,23 +66,34 @@ class Central:
             agent = site.agent or self.inventory.agent.id
             last = beats.get(agent)
             ids = {"client": client.id, "site": site.id, "service": service.id, "agent": agent}
-            if last is None or now_ms - last > timeout_ms:
+            edge: Vote | None
+            agent_silent = last is None or now_ms - last > timeout_ms
+            if agent_silent:
                 silent.add(agent)
                 # before a first heartbeat, silence counts from the central's own start
                 since = (last if last is not None else schema.ms(self.started)) + timeout_ms
                 if since > now_ms:
                     continue
-                state, cause, at = "unknown", "agent_silent", since
+                edge = Vote("unknown", since)
             else:
                 intervals = self.reader.state_intervals(service.id, "edge")
-                if not intervals:
-                    continue
-                state, cause, at = intervals[-1].state, None, intervals[-1].start_ms
-            if self._status.get(service.id) != state:
-                self._status[service.id] = state
+                edge = Vote(intervals[-1].state, intervals[-1].start_ms) if intervals else None
+            noc: Vote | None = None
+            if noc_kinds and any(p.kind in noc_kinds for d in service.devices for p in d.probes):
+                intervals = self.reader.state_intervals(service.id, "noc")
+                noc = Vote(intervals[-1].state, intervals[-1].start_ms) if intervals else None
+            quorum = None if service.qualification.quorum == "all" else int(service.qualification.quorum)
+            decided = decide(edge, noc, agent_silent=agent_silent, quorum=quorum)
+            if decided is None:
+                continue
+            state, cause, at = decided
+            previous = self._status.get(service.id)
+            if previous is None or previous[:2] != (state, cause):
+                at = max(at, previous[2] + 1) if previous is not None else at
+                self._status[service.id] = (state, cause, at)
                 out.append(schema.state(ids=ids, state=state, source="central", time_ms=at, cause=cause))
-                if cause:
-                    log.warning("agent %s silent: service %s unknown", agent, service.id)
+                if agent_silent:
+                    log.warning("agent %s silent: service %s %s (%s)", agent, service.id, state, cause)
         self.metrics.silent_agents.set(len(silent))
         return out
 
@@ -107,6 +120,50 @@ class Central:
         return out
 
 
+@dataclass(frozen=True)
+class Vote:
+    """One vantage point's view of a service: its qualified state and since when (epoch ms)."""
+
+    state: str
+    since_ms: int
+
+
+def decide(
+    edge: Vote | None, noc: Vote | None, *, agent_silent: bool, quorum: int | None
+) -> tuple[str, str | None, int] | None:
+    """The NOC's status of a service from its vantage points: (state, cause, since_ms), or None (no data yet).
+
+    The edge agent on site is one vantage point (`unknown` when it is silent); the central role's own probes
+    from the NOC, when configured (`agent.central.noc_probes`), are the second. The service's quorum rule
+    decides, over the vantage points that have a view: `quorum: all` needs every one of them to see the
+    service down, `quorum: N` needs N (at most the number of views). Otherwise a vantage point that is
+    `unknown` makes the service unknown — a silent agent never leaves its sites `up` — with a cause that
+    tells the two cases apart:
+
+    - `agent_silent`: the agent is silent and there is no NOC view;
+    - `agent_down`: the agent is silent but the NOC still reaches the site (the site is up, the agent is not);
+    - `agent_silent_site_unreachable`: the agent is silent and the NOC cannot reach the site either (a site
+      down — counted as down only when the quorum allows one vantage point to decide, e.g. `quorum: 1`);
+    - `site_down`: down, confirmed by the NOC while the agent is silent (quorum met by the NOC alone).
+    """
+    votes = [v for v in (edge, noc) if v is not None]
+    if not votes:
+        return None
+    needed = len(votes) if quorum is None else min(quorum, len(votes))
+    downs = [v for v in votes if v.state == "down"]
+    if len(downs) >= needed:
+        at = sorted(v.since_ms for v in downs)[needed - 1]  # when the quorum was reached
+        return "down", ("site_down" if agent_silent else None), at
+    unknowns = [v for v in votes if v.state == "unknown"]
+    if unknowns:
+        if agent_silent and noc is not None:
+            cause = "agent_down" if noc.state == "up" else "agent_silent_site_unreachable"
+        else:
+            cause = "agent_silent" if agent_silent else None
+        return "unknown", cause, max(v.since_ms for v in unknowns)
+    return "up", None, max(v.since_ms for v in votes)
+
+
 def _month_of(now: datetime) -> Month:
     local = now.astimezone(PARIS)
     return Month(local.year, local.month)
@@ -125,35 +182,11 @@ def case_for(service: ServiceConfig, month: Month, intervals: Sequence[Interval]
                     start=datetime.fromtimestamp(i.start_ms / 1000, UTC), end=datetime.fromtimestamp(end / 1000, UTC)
                 )
             )
-    p, q = service.policy, service.qualification
     return Case(
         month=month,
-        service=Service(
-            id=service.id,
-            contract=service.contract,
-            monthly_fee_eur=service.monthly_fee_eur,
-            in_service_from=service.in_service_from,
-            in_service_until=service.in_service_until,
-            access_type=service.access_type,
-            gtr_option=service.gtr_option,
-            probation_until=service.probation_until,
-        ),
-        policy=Policy(
-            window=p.window,
-            denominator=p.denominator,
-            count_unnotified=p.count_unnotified,
-            boundary_99_5=p.boundary_99_5,
-            unknown_as=p.unknown_as,
-            holidays_subdivision=p.holidays_subdivision,
-            extra_closed_days=frozenset(p.extra_closed_days),
-        ),
-        qualification=Qualification(
-            down_after=q.down_after,
-            up_after=q.up_after,
-            microcut_s=q.microcut_s,
-            interval_s=q.interval_s,
-            quorum=None if q.quorum == "all" else int(q.quorum),
-        ),
+        service=service.to_sla(),
+        policy=service.policy.to_sla(),
+        qualification=service.qualification.to_sla(),
         outages=tuple(outages),
     )
 
