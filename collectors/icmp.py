@@ -183,9 +183,7 @@ class IcmpCollector:
             for seq in range(cfg.count):
                 if seq:
                     await asyncio.sleep(cfg.interval_s)
-                request = ICMPRequest(
-                    destination=address, id=ident, sequence=seq, payload_size=cfg.payload_size
-                )
+                request = ICMPRequest(destination=address, id=ident, sequence=seq, payload_size=cfg.payload_size)
                 try:
                     sock.send(request)
                 except ICMPLibError as exc:
