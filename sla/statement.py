@@ -435,6 +435,37 @@ def iso(seconds: int) -> str:
     return from_epoch(seconds).isoformat()
 
 
+def ticket_json(t: TicketResult) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "kind": t.kind,
+        "clock": t.clock.value,
+        "target_hours": rate_text(t.target_hours),
+        "start": iso(t.start),
+        "stop": iso(t.stop),
+        "elapsed_hours": decimal_text(t.elapsed_hours, 2),
+        "frozen_hours": decimal_text(t.frozen_hours, 2),
+        "breached": t.breached,
+        "penalty_pct": rate_text(t.penalty_pct),
+        "flags": list(t.flags),
+    }
+
+
+def exclusion_json(line: ExclusionLine) -> dict[str, Any]:
+    x = line.exclusion
+    return {
+        "cause": x.cause.value,
+        "start": iso(epoch(x.start)),
+        "end": iso(epoch(x.end)),
+        "applied": line.applied,
+        "why_not": line.why_not,
+        "excluded_minutes": minutes_text(Decimal(line.excluded_s) / SIXTY),
+        "note": x.note,
+        "evidence": x.evidence,
+        "author": x.author,
+    }
+
+
 def to_json(s: Statement) -> dict[str, Any]:
     p = s.policy
     return {
@@ -468,22 +499,7 @@ def to_json(s: Statement) -> dict[str, Any]:
         "objective_met": s.objective_met,
         "tier_pct": rate_text(s.tier_pct),
         "availability_credit_eur": str(s.availability_credit_eur),
-        "tickets": [
-            {
-                "id": t.id,
-                "kind": t.kind,
-                "clock": t.clock.value,
-                "target_hours": rate_text(t.target_hours),
-                "start": iso(t.start),
-                "stop": iso(t.stop),
-                "elapsed_hours": decimal_text(t.elapsed_hours, 2),
-                "frozen_hours": decimal_text(t.frozen_hours, 2),
-                "breached": t.breached,
-                "penalty_pct": rate_text(t.penalty_pct),
-                "flags": list(t.flags),
-            }
-            for t in s.tickets
-        ],
+        "tickets": [ticket_json(t) for t in s.tickets],
         "gtr_penalty_pct": rate_text(s.gtr_penalty_pct),
         "total_credit_pct": rate_text(s.total_credit_pct),
         "total_credit_eur": str(s.total_credit_eur),
@@ -502,18 +518,7 @@ def to_json(s: Statement) -> dict[str, Any]:
             for o in s.outages
         ],
         "microcuts": [{"start": iso(a), "end": iso(b), "seconds": b - a} for a, b in s.microcuts],
-        "exclusions": [
-            {
-                "cause": line.exclusion.cause.value,
-                "start": iso(epoch(line.exclusion.start)),
-                "end": iso(epoch(line.exclusion.end)),
-                "applied": line.applied,
-                "why_not": line.why_not,
-                "excluded_minutes": minutes_text(Decimal(line.excluded_s) / SIXTY),
-                "note": line.exclusion.note,
-            }
-            for line in s.exclusions
-        ],
+        "exclusions": [exclusion_json(line) for line in s.exclusions],
         "unknown_minutes": minutes_text(s.unknown_minutes),
         "data_completeness_pct": pct_text(s.data_completeness_pct),
         "gtd": None

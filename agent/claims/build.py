@@ -23,7 +23,15 @@ from decimal import Decimal
 from typing import Any
 
 from sla.calendars import Month, epoch
-from sla.statement import SIXTY, Statement, decimal_text, iso, minutes_text, rate_text, to_json
+from sla.statement import (
+    SIXTY,
+    Statement,
+    exclusion_json,
+    iso,
+    minutes_text,
+    ticket_json,
+    to_json,
+)
 
 FORMAT = "vigie-claim/1"
 
@@ -164,44 +172,15 @@ def _outage_rows(item: ClaimItem) -> list[dict[str, Any]]:
 
 
 def _ticket_rows(item: ClaimItem) -> list[dict[str, Any]]:
-    s = item.statement
     return [
-        {
-            "site": item.site,
-            "service_id": s.service.id,
-            "id": t.id,
-            "kind": t.kind,
-            "clock": t.clock.value,
-            "target_hours": rate_text(t.target_hours),
-            "start": iso(t.start),
-            "stop": iso(t.stop),
-            "elapsed_hours": decimal_text(t.elapsed_hours, 2),
-            "frozen_hours": decimal_text(t.frozen_hours, 2),
-            "breached": t.breached,
-            "penalty_pct": rate_text(t.penalty_pct),
-            "flags": list(t.flags),
-        }
-        for t in s.tickets
+        {"site": item.site, "service_id": item.statement.service.id, **ticket_json(t)} for t in item.statement.tickets
     ]
 
 
 def _exclusion_rows(item: ClaimItem) -> list[dict[str, Any]]:
-    s = item.statement
     return [
-        {
-            "site": item.site,
-            "service_id": s.service.id,
-            "cause": line.exclusion.cause.value,
-            "start": iso(epoch(line.exclusion.start)),
-            "end": iso(epoch(line.exclusion.end)),
-            "applied": line.applied,
-            "why_not": line.why_not,
-            "excluded_minutes": minutes_text(Decimal(line.excluded_s) / SIXTY),
-            "note": line.exclusion.note,
-            "evidence": line.exclusion.evidence,
-            "author": line.exclusion.author,
-        }
-        for line in s.exclusions
+        {"site": item.site, "service_id": item.statement.service.id, **exclusion_json(line)}
+        for line in item.statement.exclusions
     ]
 
 
