@@ -14,9 +14,11 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# The main job. Until the agent runtime lands, it evaluates the shipped example cases with the SLA engine.
-run: $(STAMP)
-	$(BIN)/vigie sla compute examples/*.yaml --format table
+# The main job: the live lab (agent/lab.py) — simulated customer sites, an edge agent and the central role on
+# the embedded store, and a live view. Until Ctrl-C on a terminal; 60 s with a demo outage otherwise.
+# Options: make run ARGS='--duration 2m --demo lyon:20s:1m'  (see `vigie lab run --help`)
+run: $(STAMP) apt
+	$(BIN)/vigie lab run $(ARGS)
 
 # System packages for the real test endpoints (root only; a non-root contributor sees those tests skip).
 apt:

@@ -156,6 +156,7 @@ def decide(
         return "down", ("site_down" if agent_silent else None), at
     unknowns = [v for v in votes if v.state == "unknown"]
     if unknowns:
+        cause: str | None
         if agent_silent and noc is not None:
             cause = "agent_down" if noc.state == "up" else "agent_silent_site_unreachable"
         else:

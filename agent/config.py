@@ -224,6 +224,19 @@ class MetricsConfig(_Strict):
 class CentralConfig(_Strict):
     heartbeat_timeout_s: int = Field(default=90, ge=1, description="an agent silent this long makes its sites unknown")
     recompute_interval_s: int = Field(default=300, ge=1, description="statements of the current month, every …")
+    noc_probes: tuple[str, ...] = Field(
+        default=(),
+        description="probe kinds the central role also runs itself, from the NOC (a second vantage point), "
+        "e.g. [icmp]: tells 'site down' from 'agent down'; the service's quorum decides",
+    )
+
+    @field_validator("noc_probes")
+    @classmethod
+    def _known_kinds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for kind in value:
+            if kind not in COLLECTORS:
+                raise ValueError(f"{kind!r} is not a probe kind; expected one of {' | '.join(COLLECTORS)}")
+        return value
 
 
 class LogFormat(StrEnum):

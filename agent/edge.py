@@ -47,7 +47,7 @@ from agent.store import schema
 from agent.store.schema import Record
 from collectors import COLLECTORS
 from sla.profiles import profile_for
-from sla.qualify import ProbeTimeline, combine, qualify_probe
+from sla.qualify import GAP_FACTOR, ProbeTimeline, combine, qualify_probe
 
 log = logging.getLogger("vigie.edge")
 
@@ -126,6 +126,7 @@ class ServiceQualifier:
     microcut_s: int
     groups: tuple[str, ...] = ()
     quorum: int | None = None
+    source: str = "edge"  # "noc" when the central role qualifies its own probes (second vantage point)
     windows: dict[str, deque[tuple[int, bool]]] = field(default_factory=dict)
     state: str | None = None
     since: int = 0  # epoch seconds of the current state's start
@@ -166,6 +167,13 @@ class ServiceQualifier:
                 interval_s=self.intervals[name],
             )
         tl = combine(timelines, period=period, groups=self.groups, quorum=self.quorum)
+        # Evaluate where every probe has reported: a probe with a longer interval (or a slower run, e.g. an
+        # SNMP timeout) has not yet sampled the newest slot of a faster one, and reading the service there
+        # would see that probe "unknown" and flap down → unknown → down. A probe silent for longer than
+        # the gap factor is unknown for real (sla/qualify.py), so the horizon never lags more than that.
+        covered = [w[-1][0] + self.intervals[n] - 1 for n, w in self.windows.items() if w]
+        slack = GAP_FACTOR * max(self.intervals.values())
+        now = min(now, max(min(covered), now - slack))
         # Every boundary since the current state began, in order: a gap (agent stopped) between two
         # evaluations is an unknown period that must be emitted even though the newest sample is good.
         points = sorted(
@@ -181,7 +189,8 @@ class ServiceQualifier:
     def _change(self, state: str, since: int) -> list[Record]:
         since = max(since, self.since + 1) if self.state is not None else since
         out: list[Record] = []
-        if self.state == "down" and self.down_since is not None:
+        if self.state == "down" and self.down_since is not None and self.source == "edge":
+            # outages are the edge's (the measurement of record); the NOC vantage point writes states only
             out.append(
                 schema.outage(
                     ids=self.ids,
@@ -193,7 +202,7 @@ class ServiceQualifier:
             self.down_since = None
         if state == "down":
             self.down_since = since
-        out.append(schema.state(ids=self.ids, state=state, source="edge", time_ms=since * 1000))
+        out.append(schema.state(ids=self.ids, state=state, source=self.source, time_ms=since * 1000))
         self.state, self.since = state, since
         return out
 
@@ -225,7 +234,7 @@ def _state_at(now: int, down: list[tuple[int, int]], unknown: list[tuple[int, in
 
 
 def qualifier_for(
-    service: ServiceConfig, ids: dict[str, str], specs: list[ProbeSpec], on: datetime
+    service: ServiceConfig, ids: dict[str, str], specs: list[ProbeSpec], on: datetime, source: str = "edge"
 ) -> ServiceQualifier:
     q = service.qualification
     profile = profile_for(service.contract, on.date())
@@ -237,6 +246,7 @@ def qualifier_for(
         microcut_s=q.microcut_s,
         groups=profile.unavailability_groups,
         quorum=None if q.quorum == "all" else int(q.quorum),
+        source=source,
     )
 
 
@@ -266,13 +276,19 @@ class Edge:
         clock: Clock,
         metrics: AgentMetrics,
         collector_factory: CollectorFactory = default_collector,
+        *,
+        specs: list[ProbeSpec] | None = None,
+        source: str = "edge",
     ) -> None:
+        """`specs`: the probes to run (default: those of the sites this agent polls); `source`: the
+        `vigie_state` source tag of the qualified states ("noc" for the central role's own probes)."""
         self.agent = inventory.agent.id
         self.spool = spool
         self.clock = clock
         self.metrics = metrics
+        self.source = source
         self.probes: dict[str, ProbeRuntime] = {}
-        specs = list(inventory.probes(agent=self.agent))
+        specs = list(inventory.probes(agent=self.agent)) if specs is None else specs
         by_service: dict[str, list[ProbeSpec]] = {}
         for spec in specs:
             by_service.setdefault(spec.service.id, []).append(spec)
@@ -281,7 +297,7 @@ class Edge:
         for service_id, members in by_service.items():
             first = members[0]
             ids = {"client": first.client, "site": first.site, "service": service_id, "agent": self.agent}
-            qualifier = qualifier_for(first.service, ids, members, clock.now())
+            qualifier = qualifier_for(first.service, ids, members, clock.now(), source)
             if service_id in saved:
                 try:
                     qualifier.restore(saved[service_id])

@@ -74,6 +74,7 @@ class AgentRuntime:
         self.loaded: LoadedConfig = load_inventory(config_path)
         self.stopping = asyncio.Event()
         self.edge: Edge | None = None
+        self.noc: Edge | None = None  # central role: its own probes from the NOC
         self.central: Central | None = None
         self.store: SqliteStore | None = None
         self.heartbeat_seq = 0
@@ -140,9 +141,16 @@ class AgentRuntime:
                 )
             self.central = Central(inv, self.store, self.clock, self.metrics)
             c = inv.agent.central
+            if c.noc_probes:
+                # the second vantage point: the central role runs these probes itself, from the NOC
+                specs = [s for s in inv.probes() if s.probe.kind in c.noc_probes]
+                self.noc = Edge(
+                    inv, self.spool, self.clock, self.metrics, self.collector_factory, specs=specs, source="noc"
+                )
+                self.noc.schedule(self.scheduler)
             self.scheduler.add_job(
                 self._central_watch,
-                IntervalTrigger(seconds=min(10, c.heartbeat_timeout_s)),
+                IntervalTrigger(seconds=max(1, min(10, c.heartbeat_timeout_s // 2))),
                 id="central:watch",
                 max_instances=1,
                 coalesce=True,
@@ -158,9 +166,10 @@ class AgentRuntime:
             )
 
     def _stop_role(self) -> None:
-        if self.edge is not None:
-            self.edge.unschedule(self.scheduler)
-            self.edge = None
+        for edge in (self.edge, self.noc):
+            if edge is not None:
+                edge.unschedule(self.scheduler)
+        self.edge = self.noc = None
         for job_id in ("central:watch", "central:statements"):
             if self.scheduler.get_job(job_id) is not None:
                 self.scheduler.remove_job(job_id)

@@ -27,6 +27,7 @@ _GROUPS: list[tuple[str, str]] = [
     ("ledger", "ledger"),
     ("claims", "claims"),
     ("influx", "influx"),
+    ("lab", "lab"),
 ]
 
 for _module, _name in _GROUPS:
