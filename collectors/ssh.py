@@ -112,7 +112,9 @@ class SshCollector:
         values: dict[str, Any] = {}
         conn = None
         try:
-            cli = self._cli or load_cli_section(self.config.platform, self.config.profiles_dir)
+            if self._cli is None:  # read once per collector; a config reload builds new collectors
+                self._cli = load_cli_section(self.config.platform, self.config.profiles_dir)
+            cli = self._cli
             commands = self._selected(cli)
             params = self._connect_params(target, cli)
             connect = self._connect or _netmiko_connect_handler()
@@ -124,11 +126,10 @@ class SshCollector:
                 raw = conn.send_command(spec.command, read_timeout=self.config.read_timeout_s)
                 values[name] = parse_output(cli, spec, raw)
         except Exception as exc:  # translated, never raised: a failed probe is data
-            if conn is not None:
-                _close(conn, graceful=False)
             return values, translate(exc)
-        if conn is not None:
-            _close(conn, graceful=True)
+        finally:
+            if conn is not None:
+                _close(conn)
         return values, None
 
     def _selected(self, cli: CliSection) -> tuple[str, ...]:
@@ -175,14 +176,15 @@ class SshCollector:
         return params
 
 
-def _close(conn: Any, *, graceful: bool) -> None:
-    """Log out politely after a good poll; after a failure drop the transport at once (netmiko's logout
-    waits up to 10 s for a prompt that a hung device never sends). Closing never raises."""
+def _close(conn: Any) -> None:
+    """Close the SSH transport. We never enter configuration mode, so closing the channel is a complete
+    logout for the device; netmiko's polite logout waits for prompts (10 s on a hung device, and on every
+    junos session of fakenos). Closing never raises."""
     with contextlib.suppress(Exception):
-        if graceful or not hasattr(conn, "paramiko_cleanup"):
-            conn.disconnect()
-        else:
+        if hasattr(conn, "paramiko_cleanup"):
             conn.paramiko_cleanup()
+        else:
+            conn.disconnect()
 
 
 def _netmiko_connect_handler() -> Callable[..., Any]:
