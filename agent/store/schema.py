@@ -16,6 +16,7 @@ Rules that keep the schema valid on InfluxDB 1.8+/2.x/3.x and on VictoriaMetrics
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import math
 import re
@@ -111,9 +112,7 @@ class Record:
     @property
     def series(self) -> str:
         """measurement + tag set, as in InfluxDB's series key."""
-        return _escape_measurement(self.measurement) + "".join(
-            f",{_escape_tag(k)}={_escape_tag(v)}" for k, v in self.tags
-        )
+        return _series(self.measurement, self.tags)
 
     @property
     def key(self) -> str:
@@ -257,6 +256,13 @@ def gtr(
 
 
 # --- line protocol escaping ---------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=65536)
+def _series(measurement: str, tags: tuple[tuple[str, str], ...]) -> str:
+    """The escaped series key; cached, since every sample of a probe repeats the same tag set (a replay of
+    a million spooled samples renders a few hundred distinct series)."""
+    return _escape_measurement(measurement) + "".join(f",{_escape_tag(k)}={_escape_tag(v)}" for k, v in tags)
 
 
 def _escape_measurement(text: str) -> str:
