@@ -1,9 +1,10 @@
 """The central role, basics: heartbeat watch and the current month's statements, written back as series.
 
-- Heartbeat watch: an agent whose last heartbeat is older than `heartbeat_timeout_s` (or that never sent
-  one) makes every service of its sites `unknown` (cause `agent_silent`) in the NOC view — never `up`. The
-  NOC view is the `vigie_state` series with `source=central`: it mirrors the edge's qualified state while
-  the agent is alive.
+- Heartbeat watch: an agent whose heartbeat has not changed for `heartbeat_timeout_s` (timed on this host's
+  monotonic clock, so an NTP step or skew between hosts changes nothing), or that never sent one, makes
+  every service of its sites `unknown` in the NOC view — never `up` (see `decide`: with NOC probes it
+  tells `agent_down` from a site the NOC cannot reach either). The NOC view is the `vigie_state` series
+  with `source=central`: it mirrors the edge's qualified state while the agent is alive.
 - Statements: every `recompute_interval_s`, for each service, the edge's down intervals of the current
   month (open ones end now) go through `sla.statement.compute`, and the figures are written as one
   `vigie_statement` point (availability so far, measured availability, minutes of budget left before the
@@ -52,6 +53,8 @@ class Central:
         self.metrics = metrics
         self.started = clock.now()
         self._status: dict[str, tuple[str, str | None, int]] = {}
+        self._started_mono = clock.monotonic()
+        self._beat_seen: dict[str, tuple[int, float]] = {}  # agent → (last heartbeat ms, monotonic when it changed)
 
     def watch(self) -> list[Record]:
         """The NOC view of every service, from its vantage points (see `decide`)."""
@@ -60,6 +63,11 @@ class Central:
         timeout_ms = self.inventory.agent.central.heartbeat_timeout_s * 1000
         noc_kinds = set(self.inventory.agent.central.noc_probes)
         beats = self.reader.last_heartbeats()
+        mono = self.clock.monotonic()
+        for agent_id, last_ms in beats.items():  # silence is timed on this host's monotonic clock
+            seen = self._beat_seen.get(agent_id)
+            if seen is None or seen[0] != last_ms:
+                self._beat_seen[agent_id] = (last_ms, mono)
         silent: set[str] = set()
         out: list[Record] = []
         for client, site, service in self.inventory.services():
@@ -67,14 +75,15 @@ class Central:
             last = beats.get(agent)
             ids = {"client": client.id, "site": site.id, "service": service.id, "agent": agent}
             edge: Vote | None
-            agent_silent = last is None or now_ms - last > timeout_ms
+            # Silence = monotonic time since this host last saw the agent's heartbeat change (before a first
+            # heartbeat: since the central's own start). Never a difference of wall clocks: an NTP step here,
+            # or clock skew between the site and the NOC, must not make an agent look silent or alive.
+            changed_at = self._beat_seen[agent][1] if last is not None else self._started_mono
+            silence_ms = int((mono - changed_at) * 1000)
+            agent_silent = silence_ms > timeout_ms
             if agent_silent:
                 silent.add(agent)
-                # before a first heartbeat, silence counts from the central's own start
-                since = (last if last is not None else schema.ms(self.started)) + timeout_ms
-                if since > now_ms:
-                    continue
-                edge = Vote("unknown", since)
+                edge = Vote("unknown", now_ms - (silence_ms - timeout_ms))
             else:
                 intervals = self.reader.state_intervals(service.id, "edge")
                 edge = Vote(intervals[-1].state, intervals[-1].start_ms) if intervals else None
