@@ -199,6 +199,9 @@ def translate(exc: BaseException) -> CollectorError:
     return ParseError(f"{type(exc).__name__}: {exc}")
 
 
+ERROR_STATUS_MAX = 18  # RFC 3416: noError(0) .. inconsistentName(18)
+
+
 def _status_error(status: Any, index: Any, varbinds: Sequence[Any]) -> CollectorError:
     text = status.prettyPrint() if hasattr(status, "prettyPrint") else str(status)
     where = ""
@@ -211,6 +214,12 @@ def _status_error(status: Any, index: Any, varbinds: Sequence[Any]) -> Collector
         return AuthFailed(f"agent error-status {text}{where}")
     if text == "tooBig":
         return Misconfigured(f"agent error-status tooBig{where}: lower max_repetitions")
+    try:
+        number: int | None = int(status)
+    except (ValueError, TypeError):
+        number = None
+    if number is None or not 0 <= number <= ERROR_STATUS_MAX:
+        return ParseError(f"malformed response: error-status {text} is outside 0..{ERROR_STATUS_MAX} (RFC 3416)")
     return Refused(f"agent error-status {text}{where}")
 
 
@@ -245,7 +254,7 @@ def convert(spec: OidSpec, value: Any) -> Any:
         if not isinstance(value, rfc1902.IpAddress):
             raise ValueError(f"{spec.name}: expected IpAddress, got {type(value).__name__}")
         return str(ipaddress.IPv4Address(bytes(value)))
-    expected: dict[ValueType, tuple[type, ...]] = {
+    expected: dict[ValueType, tuple[Any, ...]] = {
         ValueType.INTEGER: (rfc1902.Integer32, rfc1902.Integer, rfc1902.Unsigned32, rfc1902.Gauge32),
         ValueType.ENUM: (rfc1902.Integer32, rfc1902.Integer),
         ValueType.GAUGE: (rfc1902.Gauge32, rfc1902.Unsigned32, rfc1902.Integer32, rfc1902.Integer),

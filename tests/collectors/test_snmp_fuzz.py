@@ -132,10 +132,25 @@ class Garbage:
                 buf[self.rng.randrange(len(buf))] ^= 1 << self.rng.randrange(8)
         return bytes(buf)
 
-    def one(self, req: Request | None) -> bytes:
+    def one(self, req: Request | None, noise: bool = False) -> bytes:
+        """One malformed datagram for `req`. `noise`: only kinds that can never be taken for the answer (sent ahead
+        of a genuine reply: a well-formed Response with the right request id, such as "wrong_types", would
+        rightly be taken as the answer and make the genuine reply a late duplicate)."""
         rng = self.rng
         if req is None or req.version is None:  # v3 (opaque) or no request at hand
             kind = rng.choice(["random", "random_seq", "echo_truncated", "echo_flipped", "v3_ish", "ber_trap"])
+        elif noise:
+            kind = rng.choice(
+                [
+                    "random",
+                    "random_seq",
+                    "truncated",
+                    "wrong_request_id",
+                    "wrong_version",
+                    "wrong_community",
+                    "error_status",
+                ]
+            )
         else:
             kind = rng.choice(
                 [
@@ -220,7 +235,7 @@ class Garbage:
         if kind == "wrong_pdu_type":  # wrong types too: a v2c Report-PDU is taken as the answer (see the xfail below)
             tag = rng.choice([0xA0, 0xA1, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7, 0xA8, 0xA9, 0xBF, 0x30, 0x04])
             return message(req.version, req.community, pdu_bytes(rid, bad, tag=tag))
-        if kind == "error_status":  # another request's id (a right id gives `refused`; out of range: see xfail)
+        if kind == "error_status":  # another request's id (a right id gives `refused`, or `parse_error` out of 0..18)
             status = rng.choice([1, 2, 5, 18, 19, 99, -1, 2**31, 2**40])
             index = rng.choice([0, 1, len(req.oids) + 5, -3])
             other = (rid + rng.randint(1, 2**31 - 2)) % 2**31
@@ -274,7 +289,7 @@ class FakeAgent(threading.Thread):
                 continue
             if self.mode == "relay_noisy":
                 for _ in range(3):
-                    self._send(self.garbage.one(req), addr)
+                    self._send(self.garbage.one(req, noise=True), addr)
             self.up.sendto(data, self.upstream)
             try:
                 reply, _ = self.up.recvfrom(65535)
@@ -474,15 +489,19 @@ async def test_well_formed_answer_is_data() -> None:
     assert result.values["groups"]["system"]["sysDescr"] == "fuzz"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="collectors/snmp.py `_status_error`: an error-status outside RFC 3416's 0..18 is a malformed response, "
-    "but it is reported as reason=refused ('agent error-status 99'), as if the agent had refused the request",
-)
-async def test_out_of_range_error_status_is_a_parse_error() -> None:
-    result = await _answer_once(lambda req: _response(req, status=99))
+@pytest.mark.parametrize("status", [19, 99])
+async def test_out_of_range_error_status_is_a_parse_error(status: int) -> None:
+    # Outside RFC 3416's 0..18 the response is malformed: parse_error, not `refused` (found by the fuzz).
+    result = await _answer_once(lambda req: _response(req, status=status))
     assert not result.ok
     assert result.reason is Reason.PARSE_ERROR, (result.reason, result.detail)
+    assert f"error-status {status}" in (result.detail or "")
+
+
+async def test_in_range_error_status_is_still_refused() -> None:
+    result = await _answer_once(lambda req: _response(req, status=5))  # genErr
+    assert not result.ok
+    assert result.reason is Reason.REFUSED, (result.reason, result.detail)
 
 
 @pytest.mark.xfail(
