@@ -89,7 +89,12 @@ class SocketMode(enum.StrEnum):
 
 class IcmpConfig(CollectorConfig):
     count: int = Field(3, ge=1, le=100, description="echo requests per probe")
-    interval_s: float = Field(0.2, ge=0.0, le=10.0, description="gap between two requests")
+    interval_s: float = Field(
+        0.2,
+        ge=0.0,
+        le=10.0,
+        description="period between two requests to a target (a lost reply does not delay the next)",
+    )
     timeout_s: float = Field(1.0, gt=0.0, le=30.0, description="wait for each reply")
     payload_size: int = Field(56, ge=0, le=65000)
     socket: SocketMode = SocketMode.DATAGRAM
