@@ -12,9 +12,12 @@ Sinks:
   | 429, 500, 502, 503, 504     | retry with exponential back-off, or after `Retry-After` if given      |
   | connection error, timeout   | retry with back-off (the uplink or the store is down)                |
   | 413                         | split the batch in halves and ship each                              |
-  | 400, 422, other 4xx         | rejected: removed from the spool, counted, logged                    |
+  | 400, 422, other 4xx         | rejected: moved to the spool's quarantine (kept, never resent),      |
+  |                             | counted, logged — e.g. a field type conflict                         |
   | 401, 403                    | fatal for shipping: alert (log + `vigie_ship_auth_failed` = 1), keep  |
   |                             | the data, retry at the maximum back-off until the credentials work    |
+  | 404                         | fatal for shipping: the org/bucket/database does not exist (or a 2.x  |
+  |                             | has no DBRP mapping): alert, keep, retry at the maximum back-off      |
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ log = logging.getLogger("vigie.shipper")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 AUTH_STATUSES = frozenset({401, 403})
+NOT_FOUND_STATUSES = frozenset({404})
 
 
 class Outcome(Enum):
@@ -48,6 +52,7 @@ class Outcome(Enum):
     SPLIT = "split"
     REJECTED = "rejected"
     AUTH = "auth"
+    NOT_FOUND = "not_found"
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,8 @@ def classify(status: int) -> Outcome:
         return Outcome.SPLIT
     if status in AUTH_STATUSES:
         return Outcome.AUTH
+    if status in NOT_FOUND_STATUSES:
+        return Outcome.NOT_FOUND
     if 400 <= status < 500:
         return Outcome.REJECTED
     return Outcome.RETRY
@@ -241,6 +248,15 @@ class Shipper:
                 "ALERT: the store refuses our credentials (HTTP %s); data kept in the spool",
                 result.status,
                 extra={"status": result.status, "alert": "store_auth"},
+            )
+            return self.max_backoff_s
+        if result.outcome is Outcome.NOT_FOUND:
+            self.metrics.auth_failed.set(1)
+            log.critical(
+                "ALERT: the store has no such org/bucket/database (HTTP 404: %s); data kept in the spool. "
+                "Check store.org / store.bucket in the config, or run `vigie influx setup CONFIG`",
+                result.detail,
+                extra={"status": result.status, "alert": "store_not_found"},
             )
             return self.max_backoff_s
         self.metrics.ship_retries.inc()

@@ -1,8 +1,9 @@
 """The durable spool between the edge and the store (Telegraf's buffer, made durable).
 
 `put(records)` appends; `begin(n)` hands out the oldest `n` records not already in flight as a `Batch`;
-`end(batch, accepted, rejected)` removes the records the store acknowledged and those it rejected for good
-(counted); everything else in the batch goes back to the spool. Nothing leaves before `end`, so a crash
+`end(batch, accepted, rejected)` removes the records the store acknowledged and moves those it rejected for
+good to the quarantine (kept, counted, never resent); everything else goes back to the spool. Nothing leaves
+before `end`, so a crash
 between sending and acknowledging sends the batch again: delivery is at-least-once, and since a record is a
 point whose identity is fixed (agent/store/schema.py), a replay overwrites the point with itself.
 
@@ -66,6 +67,10 @@ class Spool(Protocol):
 
     def end(self, batch: Batch, accepted: Sequence[int], rejected: Sequence[int]) -> None: ...
 
+    def quarantined(self) -> list[Record]:
+        """What the store rejected for good, kept for an operator to fix and replay."""
+        ...
+
     def pending(self) -> int: ...
 
     def size_bytes(self) -> int: ...
@@ -95,6 +100,13 @@ CREATE TABLE IF NOT EXISTS spool (
     payload TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS spool_by_kind ON spool (kind, seq);
+-- Records the store rejected for good (400/422: e.g. a field type conflict): kept, never resent, so an
+-- operator can fix the schema and replay them; nothing measured is lost.
+CREATE TABLE IF NOT EXISTS quarantine (
+    seq     INTEGER PRIMARY KEY,
+    key     TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS edge_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -145,6 +157,9 @@ class SqliteSpool:
     def edge_state(self) -> dict[str, str]:
         return {str(k): str(v) for k, v in self.db.execute("SELECT key, value FROM edge_state")}
 
+    def quarantined(self) -> list[Record]:
+        return [Record.from_json(p) for (p,) in self.db.execute("SELECT payload FROM quarantine ORDER BY seq")]
+
     def begin(self, batch_size: int) -> Batch:
         inflight = self._not_inflight()
         rows = self.db.execute(
@@ -158,6 +173,12 @@ class SqliteSpool:
         done = [batch.seqs[i] for i in (*accepted, *rejected)]
         self.db.execute("BEGIN IMMEDIATE")
         try:
+            if rejected:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO quarantine (seq, key, payload) SELECT seq, key, payload FROM spool "
+                    "WHERE seq IN (SELECT value FROM json_each(?))",
+                    (json.dumps([batch.seqs[i] for i in rejected]),),
+                )
             if done:  # one statement for the whole batch (a row-by-row delete dominated replays)
                 rows = self.db.execute(
                     "DELETE FROM spool WHERE seq IN (SELECT value FROM json_each(?)) RETURNING size",
@@ -239,6 +260,7 @@ class MemorySpool:
         self.max_bytes = max_bytes
         self.stats = SpoolStats()
         self._rows: dict[int, _Row] = {}
+        self._quarantine: list[Record] = []
         self._keys: set[str] = set()
         self._seq = itertools.count(1)
         self._batch_ids = itertools.count(1)
@@ -304,7 +326,11 @@ class MemorySpool:
         self._inflight.update(seqs)
         return Batch(next(self._batch_ids), tuple(self._rows[s].record for s in seqs), seqs)
 
+    def quarantined(self) -> list[Record]:
+        return list(self._quarantine)
+
     def end(self, batch: Batch, accepted: Sequence[int], rejected: Sequence[int]) -> None:
+        self._quarantine.extend(self._rows[batch.seqs[i]].record for i in rejected if batch.seqs[i] in self._rows)
         for i in (*accepted, *rejected):
             if batch.seqs[i] in self._rows:
                 self._drop(batch.seqs[i])

@@ -49,8 +49,8 @@ def test_a_server_without_the_v2_write_api_is_explained(monkeypatch: pytest.Monk
     finally:
         sink.close()
     assert result.status == 404
-    # NB: the shipper's table (agent/shipper.py) counts a 404 as "rejected" and drops the batch
-    assert result.outcome is Outcome.REJECTED
+    # the shipper's table (agent/shipper.py): a 404 alerts and keeps the batch in the spool
+    assert result.outcome is Outcome.NOT_FOUND
     error = explain_http(404, result.detail, url, "a write")
     assert "store.bucket" in error.hint and "1.8+" in error.hint
 

@@ -132,6 +132,21 @@ async def test_a_400_is_rejected_and_counted_the_rest_goes_on(server_factory) ->
     assert spool.stats.rejected == 10 and spool.stats.accepted == 15
     assert len(server.accepted) == 15
     assert metrics.rejected.labels("400")._value.get() == 10
+    assert len(spool.quarantined()) == 10  # rejected points are kept, not lost
+
+
+async def test_404_alerts_and_keeps_the_data(server_factory) -> None:  # type: ignore[no-untyped-def]
+    # a wrong org/bucket/database (or a 2.x without DBRP mapping): nothing may be dropped
+    server = server_factory([(404, {}), (404, {})])
+    spool, metrics = MemorySpool(), AgentMetrics()
+    spool.put(records(5))
+    shipper = shipper_for(server, spool, metrics)
+    assert await shipper.ship_once() == shipper.max_backoff_s
+    assert metrics.auth_failed._value.get() == 1
+    assert spool.pending() == 5 and spool.stats.rejected == 0
+    assert await shipper.ship_once() == shipper.max_backoff_s  # still missing: still kept
+    await shipper.ship_once()  # the bucket exists now
+    assert len(server.accepted) == 5 and spool.pending() == 0 and metrics.auth_failed._value.get() == 0
 
 
 async def test_401_alerts_and_keeps_the_data(server_factory) -> None:  # type: ignore[no-untyped-def]

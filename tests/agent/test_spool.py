@@ -63,6 +63,7 @@ def test_a_batch_leaves_only_when_acknowledged(make_spool) -> None:  # type: ign
     spool.end(batch, accepted=[0, 1], rejected=[2])
     assert spool.pending() == 7
     assert spool.stats.accepted == 2 and spool.stats.rejected == 1
+    assert spool.quarantined() == [batch.records[2]]  # rejected for good, yet kept: nothing measured is lost
     spool.end(second, accepted=[], rejected=[])  # nothing acknowledged: all four come back
     again = spool.begin(100)
     assert len(again) == 7
