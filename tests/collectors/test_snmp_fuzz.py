@@ -132,6 +132,16 @@ class Garbage:
                 buf[self.rng.randrange(len(buf))] ^= 1 << self.rng.randrange(8)
         return bytes(buf)
 
+    def _flip_not_an_answer(self, data: bytes, request_id: int) -> bytes:
+        """Bit flips that leave no well-formed message carrying the request id: a flip that only changes a value
+        (error-status 0 -> 4, a type tag to a valid one) makes a genuine answer, rightly taken as one."""
+        for _ in range(20):
+            flipped = self._flip(data)
+            decoded = Request(flipped)
+            if decoded.version is None or decoded.request_id != request_id:
+                return flipped
+        return data[: len(data) // 2]
+
     def one(self, req: Request | None, noise: bool = False) -> bytes:
         """One malformed datagram for `req`. `noise`: only kinds that can never be taken for the answer (sent ahead
         of a genuine reply: a well-formed Response with the right request id, such as "wrong_types", would
@@ -222,7 +232,7 @@ class Garbage:
             full = message(req.version, req.community, pdu_bytes(rid, bad))
             return full[: rng.randrange(len(full))]
         if kind == "flipped":
-            return self._flip(message(req.version, req.community, pdu_bytes(rid, bad)))
+            return self._flip_not_an_answer(message(req.version, req.community, pdu_bytes(rid, bad)), rid)
         if kind == "wrong_request_id":
             other = (rid + rng.randint(1, 2**31 - 2)) % 2**31
             return message(req.version, req.community, pdu_bytes(other, good))
