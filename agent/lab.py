@@ -579,6 +579,7 @@ class ServiceRow:
     microcuts: int
     down_s: int
     availability_pct: float | None
+    measured_pct: float | None  # unnotified outages counted too: what the probes saw
     budget_min: float | None
     gtr: str
     cut_until: float | None
@@ -640,6 +641,7 @@ def snapshot(store: SqliteStore, now: datetime, cuts: dict[str, float]) -> list[
                 microcuts=by_class.get("microcut", (0, 0))[0],
                 down_s=by_class.get("outage", (0, 0))[1] // 1000,
                 availability_pct=None if statement is None else statement.get("availability_pct"),
+                measured_pct=None if statement is None else statement.get("measured_pct"),
                 budget_min=None if statement is None else statement.get("budget_min"),
                 gtr=gtr_clock(spec, edge, now),
                 cut_until=cuts.get(spec.site),

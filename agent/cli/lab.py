@@ -62,6 +62,9 @@ def render(rows: list[Any], now: datetime, started: float, mode: str) -> Any:
         noc = _fmt_state(r.noc_state) + (f" ({r.noc_cause})" if r.noc_cause else "")
         outages = f"{r.outages} ({r.down_s}s)" + (f" +{r.microcuts} microcut" if r.microcuts else "")
         avail = "-" if r.availability_pct is None else f"{r.availability_pct:.5f} %"
+        if r.measured_pct is not None and r.measured_pct != r.availability_pct:
+            # The contract counts notified outages only (STD x.1.1); show what the probes saw as well.
+            avail += f"\n[dim]measured {r.measured_pct:.5f} %[/]"
         budget = "-" if r.budget_min is None else f"{r.budget_min:.0f} min"
         table.add_row(
             site, f"{r.service}\n{r.contract}", _fmt_state(r.edge_state) + since, noc, outages, avail, budget, r.gtr
