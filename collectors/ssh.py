@@ -190,7 +190,7 @@ def _close(conn: Any) -> None:
 def _netmiko_connect_handler() -> Callable[..., Any]:
     from netmiko import ConnectHandler
 
-    return ConnectHandler  # type: ignore[no-any-return]
+    return ConnectHandler
 
 
 def load_cli_section(platform: str, profiles_dir: Path | None = None) -> CliSection:
