@@ -4,12 +4,17 @@ HTML comes from Jinja2 templates with autoescaping on, so every user-supplied st
 service names, notes, evidence paths) is escaped; the few strings placed in CSS (page header and footer)
 go through `css_string`, which hex-escapes everything but letters and digits. WeasyPrint turns the HTML into
 PDF with a URL fetcher that loads nothing but the `data:` URIs of our own charts (no file, no network).
+
+Rendering cost (docs/claims.md, "Performance"): each process keeps one WeasyPrint `FontConfiguration` and the
+parsed `claim.css` for all its documents, and the two languages of a claim share an image cache, so the
+timeline chart (drawn once per claim) is parsed once.
 """
 
 from __future__ import annotations
 
 import base64
 import csv
+import functools
 import io
 import json
 from collections.abc import Callable
@@ -107,6 +112,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "generated": "Document établi par Vigie le {today}.",
         "annex": "Annexe",
         "timeline": "Chronologie du mois",
+        "colon": "\u00a0: ",
+        "availability_per_service": "Disponibilité par site et service",
+        "contracts_and_policy": "Contrats, règles appliquées et enregistrements",
         "article": "article",
         "version": "version",
         "fee": "redevance mensuelle",
@@ -189,6 +197,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "generated": "Produced by Vigie on {today}.",
         "annex": "Annex",
         "timeline": "Timeline of the month",
+        "colon": ": ",
+        "availability_per_service": "Availability per site and service",
+        "contracts_and_policy": "Contracts, policy used and records",
         "article": "article",
         "version": "version",
         "fee": "monthly fee",
@@ -313,7 +324,6 @@ def render_html(claim: Claim, lang: str, charts: list[str] | None = None) -> str
         alert=f["day"](annex["claim_alert_date"]),
         has_vga=any(s["contract"] == "vga" and Decimal(s["claimed_eur"]) > 0 for s in services),
         charts=[_data_uri(svg) for svg in (charts if charts is not None else timeline_svgs(claim.items))],
-        css=Markup((TEMPLATES / "claim.css").read_text(encoding="utf-8")),
         marking_css=css_string(" · ".join(markings)),
         footer_css=css_string(f"{claim.client.name} — {month_name} — SHA-256 {claim.digest[:16]}…"),
         tickets_of=rows_of("tickets"),
@@ -324,14 +334,43 @@ def render_html(claim: Claim, lang: str, charts: list[str] | None = None) -> str
     )
 
 
-def render_pdf(html: str) -> bytes:
-    import weasyprint  # type: ignore[import-untyped]
-    from weasyprint.urls import URLFetcher  # type: ignore[import-untyped]
+class _Weasy:
+    """What every document of a process shares: WeasyPrint's font configuration (fontconfig lookups and
+    loaded faces), the parsed stylesheet, and the URL fetcher."""
 
-    # Only our own charts, embedded as data: URIs: nothing from disk or the network, and a refused URL
-    # stops the rendering instead of leaving a hole in a legal document.
-    fetcher = URLFetcher(allowed_protocols={"data"}, fail_on_errors=True)
-    return weasyprint.HTML(string=html, url_fetcher=fetcher).write_pdf()  # type: ignore[no-any-return]
+    def __init__(self) -> None:
+        import weasyprint  # type: ignore[import-untyped]
+        from weasyprint.text.fonts import FontConfiguration  # type: ignore[import-untyped]
+        from weasyprint.urls import URLFetcher  # type: ignore[import-untyped]
+
+        self.weasyprint = weasyprint
+        self.font_config = FontConfiguration()
+        # Only our own charts, embedded as data: URIs: nothing from disk or the network, and a refused URL
+        # stops the rendering instead of leaving a hole in a legal document.
+        self.fetcher = URLFetcher(allowed_protocols={"data"}, fail_on_errors=True)
+        self.stylesheet = weasyprint.CSS(
+            string=(TEMPLATES / "claim.css").read_text(encoding="utf-8"),
+            font_config=self.font_config,
+            url_fetcher=self.fetcher,
+        )
+
+
+@functools.cache
+def _weasy() -> _Weasy:
+    return _Weasy()
+
+
+def render_pdf(html: str, cache: dict[str, Any] | None = None) -> bytes:
+    """The PDF of a claim's HTML (render_html), styled by claim.css. `cache`: WeasyPrint's image cache, to
+    share between the documents that embed the same chart."""
+    w = _weasy()
+    document = w.weasyprint.HTML(string=html, url_fetcher=w.fetcher)
+    return document.write_pdf(  # type: ignore[no-any-return]
+        font_config=w.font_config,
+        stylesheets=[w.stylesheet],
+        cache={} if cache is None else cache,
+        presentational_hints=False,  # no HTML presentational attribute to honour: skip that pass
+    )
 
 
 # --- CSV (docs/claims.md lists the columns; they only ever grow at the end) -------------------------------
@@ -444,9 +483,10 @@ def write_claim(claim: Claim, out_dir: Path, langs: tuple[str, ...] = ("fr", "en
     stem = file_stem(claim)
     written: list[Path] = []
     charts = timeline_svgs(claim.items)  # one drawing for both languages (bilingual legend)
+    images: dict[str, Any] = {}  # …parsed once, drawn in each PDF
     for lang in langs:
         path = out_dir / f"{stem}-{lang}.pdf"
-        path.write_bytes(render_pdf(render_html(claim, lang, charts)))
+        path.write_bytes(render_pdf(render_html(claim, lang, charts), cache=images))
         written.append(path)
     path = out_dir / f"{stem}.json"
     path.write_text(json.dumps(claim_document(claim), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
