@@ -26,7 +26,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from agent.casefile import PolicyIn, QualificationIn, ServiceIn
-from collectors import COLLECTORS
+from collectors import COLLECTORS, config_model
 from collectors.base import SecretSource
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -76,17 +76,19 @@ class ProbeBase(_Strict):
         return self.timeout_s if self.timeout_s is not None else 0.9 * self.interval_s
 
 
-def _probe_model(kind: str, collector: Any) -> type[ProbeBase]:
+def _probe_model(kind: str) -> type[ProbeBase]:
     literal: Any = Literal[kind]
     return create_model(
         f"{kind.title()}Probe",
         __base__=ProbeBase,
         kind=(literal, ...),
-        config=(collector.config_model, ...),
+        config=(config_model(kind), ...),
     )
 
 
-PROBE_MODELS: dict[str, type[ProbeBase]] = {kind: _probe_model(kind, c) for kind, c in COLLECTORS.items()}
+# The schemas only (`config_model`): validating a config imports no collector (pysnmp & co. load when a
+# probe of their kind first runs).
+PROBE_MODELS: dict[str, type[ProbeBase]] = {kind: _probe_model(kind) for kind in COLLECTORS}
 if len(PROBE_MODELS) == 1:
     Probe: Any = next(iter(PROBE_MODELS.values()))
 else:
@@ -123,7 +125,7 @@ class Device(_Strict):
                     probes.append(probe)
                     continue
                 merged = dict(credentials.get(kind) or {}) if isinstance(credentials, dict) else {}
-                fields = COLLECTORS[kind].config_model.model_fields
+                fields = config_model(kind).model_fields
                 if platform is not None and "platform" in fields and "platform" not in own:
                     merged["platform"] = platform
                 merged.update(own)

@@ -13,8 +13,8 @@
 from __future__ import annotations
 
 import asyncio
-import enum
 import ipaddress
+import sys
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -22,10 +22,26 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pyasn1.type import univ
-from pydantic import Field, model_validator
-from pysnmp.error import PySnmpError
-from pysnmp.hlapi.v3arch.asyncio import (
+
+def _import_pysnmp_without_pysmi() -> None:
+    """pysnmp imports pysmi, its MIB *compiler* (and with it `requests`, ~15 MB resident), whenever pysmi is
+    installed. This collector uses numeric OIDs only (`lookupMib=False`): nothing is ever compiled. Import
+    pysnmp's compiler hook while pysmi is hidden, so pysnmp keeps its "no compiler" stub; pysmi itself
+    stays importable for anyone else in the process."""
+    if "pysnmp.smi.compiler" in sys.modules or "pysmi" in sys.modules:
+        return
+    sys.modules["pysmi"] = None  # type: ignore[assignment]  # `import pysmi.x` raises ImportError
+    try:
+        import pysnmp.smi.compiler  # noqa: F401
+    finally:
+        del sys.modules["pysmi"]
+
+
+_import_pysnmp_without_pysmi()
+
+from pyasn1.type import univ  # noqa: E402
+from pysnmp.error import PySnmpError  # noqa: E402
+from pysnmp.hlapi.v3arch.asyncio import (  # noqa: E402
     USM_AUTH_HMAC96_MD5,
     USM_AUTH_HMAC96_SHA,
     USM_AUTH_HMAC128_SHA224,
@@ -50,10 +66,10 @@ from pysnmp.hlapi.v3arch.asyncio import (
     get_cmd,
     next_cmd,
 )
-from pysnmp.proto import errind, rfc1902, rfc1905
-from pysnmp.smi.error import SmiError
+from pysnmp.proto import errind, rfc1902, rfc1905  # noqa: E402
+from pysnmp.smi.error import SmiError  # noqa: E402
 
-from collectors.base import (
+from collectors.base import (  # noqa: E402
     AuthFailed,
     CollectorConfig,
     CollectorError,
@@ -61,44 +77,29 @@ from collectors.base import (
     ParseError,
     ProbeResult,
     Refused,
-    SecretSource,
     Timeout,
     Unreachable,
 )
-from device_profiles import OidGroup, OidSpec, ProfileError, ValueType, load_profiles
-from device_profiles.schema import NumericOid
+from collectors.snmp_config import (  # noqa: E402  (re-exported: the schema lives in a light module)
+    AuthProtocol,
+    PrivProtocol,
+    SecurityLevel,
+    SnmpConfig,
+    SnmpVersion,
+)
+from device_profiles import (  # noqa: E402
+    BUNDLED_DIR,
+    OidGroup,
+    OidSpec,
+    ProfileError,
+    ResolvedProfile,
+    ValueType,
+    load_profiles,
+)
 
 WRAP32 = 2**32
 COUNTER_BITS = {ValueType.COUNTER32: 32, ValueType.COUNTER64: 64}
 GET_CHUNK = 16  # varbinds per GET request (keeps replies under tooBig)
-
-
-class SnmpVersion(enum.StrEnum):
-    V1 = "1"
-    V2C = "2c"
-    V3 = "3"
-
-
-class SecurityLevel(enum.StrEnum):
-    AUTH_PRIV = "authPriv"
-    AUTH_NO_PRIV = "authNoPriv"
-    NO_AUTH_NO_PRIV = "noAuthNoPriv"
-
-
-class AuthProtocol(enum.StrEnum):
-    SHA = "SHA"
-    SHA224 = "SHA224"
-    SHA256 = "SHA256"
-    SHA384 = "SHA384"
-    SHA512 = "SHA512"
-    MD5 = "MD5"
-
-
-class PrivProtocol(enum.StrEnum):
-    AES = "AES"
-    AES192 = "AES192"
-    AES256 = "AES256"
-    DES = "DES"
 
 
 _AUTH = {
@@ -115,47 +116,6 @@ _PRIV = {
     PrivProtocol.AES256: USM_PRIV_CFB256_AES,
     PrivProtocol.DES: USM_PRIV_CBC56_DES,
 }
-
-
-class SnmpConfig(CollectorConfig):
-    version: SnmpVersion = SnmpVersion.V3
-    port: int = Field(161, ge=1, le=65535)
-    community: SecretSource | None = Field(None, description="v1/v2c only")
-    user: str | None = Field(None, description="v3 USM user")
-    security_level: SecurityLevel = SecurityLevel.AUTH_PRIV
-    auth_protocol: AuthProtocol = AuthProtocol.SHA
-    auth_key: SecretSource | None = None
-    priv_protocol: PrivProtocol = PrivProtocol.AES
-    priv_key: SecretSource | None = None
-    context: str = Field("", description="v3 context name")
-    timeout_s: float = Field(2.0, gt=0, le=60)
-    retries: int = Field(1, ge=0, le=10)
-    max_repetitions: int = Field(25, ge=1, le=200)
-    max_rows: int = Field(20000, ge=1, description="bound on varbinds per walked column")
-    platform: str | None = Field(None, description="device profile whose OID groups are polled")
-    groups: tuple[str, ...] | None = Field(None, description="profile groups to poll (default: all)")
-    oids: tuple[NumericOid, ...] = Field((), description="extra scalar OIDs to GET")
-    walk: tuple[NumericOid, ...] = Field((), description="extra subtrees to walk")
-    profiles_dir: Path | None = Field(None, description="user profile directory (adds / overrides)")
-
-    @model_validator(mode="after")
-    def _credentials(self) -> SnmpConfig:
-        if self.version is SnmpVersion.V3:
-            if self.community is not None:
-                raise ValueError("community is for version 1/2c; v3 uses user/auth_key/priv_key")
-            if not self.user:
-                raise ValueError("version 3 needs `user`")
-            if self.security_level is not SecurityLevel.NO_AUTH_NO_PRIV and self.auth_key is None:
-                raise ValueError(f"security_level {self.security_level.value} needs `auth_key`")
-            if self.security_level is SecurityLevel.AUTH_PRIV and self.priv_key is None:
-                raise ValueError("security_level authPriv needs `priv_key`")
-        elif self.community is None:
-            raise ValueError(f"version {self.version.value} needs `community` (given explicitly)")
-        if self.platform is None and not self.oids and not self.walk:
-            raise ValueError("nothing to poll: give `platform`, `oids` or `walk`")
-        if self.groups is not None and self.platform is None:
-            raise ValueError("`groups` selects groups of a `platform` profile")
-        return self
 
 
 def translate(exc: BaseException) -> CollectorError:
@@ -307,6 +267,28 @@ class CounterStore:
         self.uptime: dict[str, tuple[int, float]] = {}
 
 
+# --- device profiles -----------------------------------------------------------------------------------------
+
+_PROFILES: dict[Path | None, tuple[tuple[tuple[str, int], ...], dict[str, ResolvedProfile]]] = {}
+
+
+def shared_profiles(user_dir: Path | None) -> dict[str, ResolvedProfile]:
+    """`load_profiles(user_dir)`, parsed once per process while no profile file changes: fifty SNMP probes
+    share one parse (the YAML of every profile, per collector, dominated an edge agent's CPU and memory).
+    The profiles are frozen models, safe to share; a changed or added file (mtime) is read again."""
+    dirs = [BUNDLED_DIR] if user_dir is None else [BUNDLED_DIR, Path(user_dir)]
+    try:
+        stamp = tuple((str(p), p.stat().st_mtime_ns) for d in dirs for p in sorted(d.glob("*.yaml")))
+    except OSError:
+        return load_profiles(user_dir)  # raises the loader's own error
+    cached = _PROFILES.get(user_dir)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    profiles = load_profiles(user_dir)
+    _PROFILES[user_dir] = (stamp, profiles)
+    return profiles
+
+
 # --- engine --------------------------------------------------------------------------------------------------
 
 _ENGINES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SnmpEngine] = weakref.WeakKeyDictionary()
@@ -353,7 +335,7 @@ class SnmpCollector:
             cfg = self.config
             groups: dict[str, OidGroup] = {}
             if cfg.platform is not None:
-                profiles = load_profiles(cfg.profiles_dir)
+                profiles = shared_profiles(cfg.profiles_dir)
                 if cfg.platform not in profiles:
                     raise Misconfigured(f"unknown platform {cfg.platform!r}; known: {sorted(profiles)}")
                 available = profiles[cfg.platform].groups

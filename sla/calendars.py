@@ -20,8 +20,6 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays
-
 from sla.intervals import Interval, IntervalSet
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -74,11 +72,15 @@ class HolidayCalendar:
 @lru_cache(maxsize=256)
 def _french_holidays(subdivision: str | None, year: int) -> dict[date, str]:
     # sla-semantics §1: the 11 national public holidays; subdivision 57 / 6AE adds Good Friday and 26 Dec.
+    import holidays  # imported when first needed: ~4 MB resident that an edge agent never uses
+
     return dict(holidays.country_holidays("FR", subdiv=subdivision, years=year, language="fr").items())
 
 
 def check_subdivision(subdivision: str) -> None:
     """Raises ValueError naming the valid subdivisions when `holidays` does not know this one."""
+    import holidays
+
     valid = holidays.list_supported_countries()["FR"]
     if subdivision not in valid:
         raise ValueError(f"unknown French holiday subdivision {subdivision!r}; expected one of {', '.join(valid)}")
