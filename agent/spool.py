@@ -18,6 +18,11 @@ in this order, until the spool fits — each step counted:
 The SLA figures come from the state changes and outages, which the edge qualifies before spooling, so
 downsampling thins the evidence of raw samples but never changes an outage.
 
+Shipping reads lines, not records: each row keeps the record's line protocol (rendered once, at `put`)
+next to its JSON payload, so a batch is POSTed as stored; the JSON is decoded into `Record`s only where a
+record is needed (`Batch.records`: the embedded store; the quarantine). Rows spooled by an older version
+have no line: it is rendered from the payload when the row is handed out.
+
 `SqliteSpool` is the durable one (SQLite WAL, synchronous=FULL: a put survives kill -9 and power loss);
 `MemorySpool` has the same behaviour, for unit tests. One test suite runs against both.
 """
@@ -28,6 +33,7 @@ import itertools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
@@ -37,12 +43,33 @@ from agent.store.sqlite import connect
 
 @dataclass(frozen=True)
 class Batch:
+    """Records handed out by `begin`: their line protocol (`lines`, what a line-protocol store takes as is)
+    and their JSON payloads, decoded into `records` only when something asks for them."""
+
     id: int
-    records: tuple[Record, ...]
     seqs: tuple[int, ...]
+    lines: tuple[str, ...]
+    payloads: tuple[str, ...] = field(default=(), repr=False)
+    decoded: tuple[Record, ...] | None = field(default=None, repr=False)  # records already at hand
 
     def __len__(self) -> int:
-        return len(self.records)
+        return len(self.seqs)
+
+    @cached_property
+    def records(self) -> tuple[Record, ...]:
+        if self.decoded is not None:
+            return self.decoded
+        return tuple(Record.from_json(p) for p in self.payloads)
+
+    def part(self, start: int, stop: int) -> Batch:
+        """Records `start:stop` of this batch (a 413 splits it); same id."""
+        return Batch(
+            self.id,
+            self.seqs[start:stop],
+            self.lines[start:stop],
+            self.payloads[start:stop],
+            None if self.decoded is None else self.decoded[start:stop],
+        )
 
 
 @dataclass
@@ -83,11 +110,17 @@ class _Row:
     seq: int
     record: Record
     payload: str
+    line: str
     size: int = field(init=False)
 
     def __post_init__(self) -> None:
         self.size = len(self.payload)
 
+
+# The on-disk format's version (PRAGMA user_version). 0: before versioning (no `line` column: added on open,
+# NULL in old rows); 2: `line` holds each record's line protocol. A spool written by a newer version is
+# refused with a clear error rather than misread.
+SPOOL_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spool (
@@ -97,7 +130,8 @@ CREATE TABLE IF NOT EXISTS spool (
     series  TEXT NOT NULL,
     ok      INTEGER,
     size    INTEGER NOT NULL,
-    payload TEXT NOT NULL
+    payload TEXT NOT NULL,
+    line    TEXT
 );
 CREATE INDEX IF NOT EXISTS spool_by_kind ON spool (kind, seq);
 -- Records the store rejected for good (400/422: e.g. a field type conflict): kept, never resent, so an
@@ -112,16 +146,36 @@ CREATE TABLE IF NOT EXISTS edge_state (key TEXT PRIMARY KEY, value TEXT NOT NULL
 """
 
 
+class SpoolVersionError(RuntimeError):
+    """The spool file was written by a newer Vigie (its format is unknown to this one)."""
+
+
 class SqliteSpool:
     def __init__(self, path: Path, max_bytes: int) -> None:
         self.path = path
         self.max_bytes = max_bytes
         self.db = connect(path)
-        self.db.executescript(_SCHEMA)
+        self._migrate()
         self._inflight: set[int] = set()
         self._batch_ids = itertools.count(1)
         self._bytes = int(self.db.execute("SELECT coalesce(sum(size), 0) FROM spool").fetchone()[0])
         self.stats = SpoolStats(**{n: v for n, v in self.db.execute("SELECT name, value FROM counters")})
+        self._saved = dict(vars(self.stats))
+
+    def _migrate(self) -> None:
+        version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SPOOL_VERSION:
+            self.db.close()
+            raise SpoolVersionError(
+                f"{self.path}: spool format {version} was written by a newer Vigie (this one reads up to "
+                f"{SPOOL_VERSION}); ship it with that version, or move the file away to start a new spool"
+            )
+        self.db.executescript(_SCHEMA)
+        if version < SPOOL_VERSION:
+            columns = {str(row[1]) for row in self.db.execute("PRAGMA table_info(spool)")}
+            if "line" not in columns:  # a spool of an older version: its rows get their line when shipped
+                self.db.execute("ALTER TABLE spool ADD COLUMN line TEXT")
+            self.db.execute(f"PRAGMA user_version = {SPOOL_VERSION}")
 
     def close(self) -> None:
         self.db.close()
@@ -131,13 +185,26 @@ class SqliteSpool:
         rows = []
         for r in records:
             payload = r.to_json()
+            series = r.series
             ok = r.field("ok") if r.kind is Kind.SAMPLE else None
-            rows.append((r.key, r.kind.value, r.series, None if ok is None else int(bool(ok)), len(payload), payload))
+            rows.append(
+                (
+                    f"{series} {r.time_ms}",  # r.key
+                    r.kind.value,
+                    series,
+                    None if ok is None else int(bool(ok)),
+                    len(payload),
+                    payload,
+                    r.line(),
+                )
+            )
         self.db.execute("BEGIN IMMEDIATE")
         try:
             for row in rows:
                 cur = self.db.execute(
-                    "INSERT OR IGNORE INTO spool (key, kind, series, ok, size, payload) VALUES (?, ?, ?, ?, ?, ?)", row
+                    "INSERT OR IGNORE INTO spool (key, kind, series, ok, size, payload, line) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    row,
                 )
                 if cur.rowcount == 1:
                     self._bytes += row[4]
@@ -152,6 +219,7 @@ class SqliteSpool:
         except BaseException:
             self.db.execute("ROLLBACK")
             self._bytes = int(self.db.execute("SELECT coalesce(sum(size), 0) FROM spool").fetchone()[0])
+            self._saved = dict(self.db.execute("SELECT name, value FROM counters"))
             raise
 
     def edge_state(self) -> dict[str, str]:
@@ -163,11 +231,15 @@ class SqliteSpool:
     def begin(self, batch_size: int) -> Batch:
         inflight = self._not_inflight()
         rows = self.db.execute(
-            f"SELECT seq, payload FROM spool WHERE seq NOT IN ({inflight}) ORDER BY seq LIMIT ?", (batch_size,)
+            f"SELECT seq, line, payload FROM spool WHERE seq NOT IN ({inflight}) ORDER BY seq LIMIT ?", (batch_size,)
         ).fetchall()
-        seqs = tuple(int(s) for s, _ in rows)
+        if not rows:
+            return Batch(next(self._batch_ids), (), ())
+        seqs, lines, payloads = zip(*rows, strict=True)
+        if None in lines:  # rows of an older spool format: render their line from the record
+            lines = tuple(Record.from_json(p).line() if x is None else x for x, p in zip(lines, payloads, strict=True))
         self._inflight.update(seqs)
-        return Batch(next(self._batch_ids), tuple(Record.from_json(p) for _, p in rows), seqs)
+        return Batch(next(self._batch_ids), seqs, lines, payloads)
 
     def end(self, batch: Batch, accepted: Sequence[int], rejected: Sequence[int]) -> None:
         done = [batch.seqs[i] for i in (*accepted, *rejected)]
@@ -191,6 +263,7 @@ class SqliteSpool:
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
+            self._saved = dict(self.db.execute("SELECT name, value FROM counters"))
             raise
         finally:
             self._inflight.difference_update(batch.seqs)
@@ -202,9 +275,11 @@ class SqliteSpool:
         return self._bytes
 
     def _save_counters(self) -> None:
-        self.db.executemany(
-            "INSERT OR REPLACE INTO counters VALUES (?, ?)", [(k, v) for k, v in vars(self.stats).items()]
-        )
+        """Write the counters that changed (inside the caller's transaction; most puts change none)."""
+        changed = [(k, v) for k, v in vars(self.stats).items() if self._saved.get(k) != v]
+        if changed:
+            self.db.executemany("INSERT OR REPLACE INTO counters VALUES (?, ?)", changed)
+            self._saved.update(changed)
 
     # --- full policy ------------------------------------------------------------------------------------
 
@@ -280,7 +355,7 @@ class MemorySpool:
                 self.stats.duplicates_ignored += 1
                 continue
             seq = next(self._seq)
-            self._rows[seq] = _Row(seq, r, r.to_json())
+            self._rows[seq] = _Row(seq, r, r.to_json(), r.line())
             self._keys.add(r.key)
         if self.size_bytes() > self.max_bytes:
             for ok in (True, False):
@@ -324,7 +399,14 @@ class MemorySpool:
     def begin(self, batch_size: int) -> Batch:
         seqs = tuple(itertools.islice((s for s in self._rows if s not in self._inflight), batch_size))
         self._inflight.update(seqs)
-        return Batch(next(self._batch_ids), tuple(self._rows[s].record for s in seqs), seqs)
+        rows = [self._rows[s] for s in seqs]
+        return Batch(
+            next(self._batch_ids),
+            seqs,
+            tuple(r.line for r in rows),
+            tuple(r.payload for r in rows),
+            tuple(r.record for r in rows),
+        )
 
     def quarantined(self) -> list[Record]:
         return list(self._quarantine)

@@ -141,3 +141,58 @@ def test_line_protocol_escapes_tags_and_types_fields() -> None:
     r = schema.make(schema.PROBE, {"site": "Lyon HQ,1", "probe": "a=b"}, {"ok": True, "n": 3, "x": 1.5}, 1234)
     assert r.line() == "vigie_probe,probe=a\\=b,site=Lyon\\ HQ\\,1 n=3i,ok=true,x=1.5 1234"
     assert Record.from_json(r.to_json()) == r
+
+
+def test_a_batch_carries_each_records_line_protocol(make_spool) -> None:  # type: ignore[no-untyped-def]
+    spool = make_spool()
+    spool.put([*samples(3), state(5000, "down")])
+    batch = spool.begin(10)
+    assert batch.lines == tuple(r.line() for r in [*samples(3), state(5000, "down")])
+    assert batch.records == (*samples(3), state(5000, "down"))  # decoded on demand, the same records
+    part = batch.part(1, 3)
+    assert (part.lines, part.records, part.seqs) == (batch.lines[1:3], batch.records[1:3], batch.seqs[1:3])
+
+
+# The spool's on-disk format before `line` (what an agent of the previous version leaves behind).
+_OLD_SPOOL = """
+CREATE TABLE spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+                    series TEXT NOT NULL, ok INTEGER, size INTEGER NOT NULL, payload TEXT NOT NULL);
+CREATE INDEX spool_by_kind ON spool (kind, seq);
+CREATE TABLE quarantine (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, payload TEXT NOT NULL);
+CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE edge_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def test_a_spool_of_the_previous_format_is_migrated_and_shipped(tmp_path: Path) -> None:
+    import sqlite3
+
+    old = samples(5)
+    db = sqlite3.connect(tmp_path / "s.db")
+    db.executescript(_OLD_SPOOL)
+    db.executemany(
+        "INSERT INTO spool (key, kind, series, ok, size, payload) VALUES (?, ?, ?, ?, ?, ?)",
+        [(r.key, r.kind.value, r.series, 1, len(r.to_json()), r.to_json()) for r in old],
+    )
+    db.commit()
+    db.close()
+    spool = SqliteSpool(tmp_path / "s.db", 1 << 20)
+    spool.put(samples(2, start=10))
+    batch = spool.begin(100)
+    assert batch.lines == tuple(r.line() for r in [*old, *samples(2, start=10)])
+    spool.end(batch, accepted=list(range(len(batch))), rejected=[])
+    assert spool.pending() == 0
+    spool.close()
+
+
+def test_a_spool_of_a_newer_format_is_refused_clearly(tmp_path: Path) -> None:
+    import sqlite3
+
+    from agent.spool import SPOOL_VERSION, SpoolVersionError
+
+    db = sqlite3.connect(tmp_path / "s.db")
+    db.execute(f"PRAGMA user_version = {SPOOL_VERSION + 1}")
+    db.commit()
+    db.close()
+    with pytest.raises(SpoolVersionError, match="newer Vigie"):
+        SqliteSpool(tmp_path / "s.db", 1 << 20)
