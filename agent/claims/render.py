@@ -17,7 +17,9 @@ import csv
 import functools
 import io
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -360,6 +362,12 @@ def _weasy() -> _Weasy:
     return _Weasy()
 
 
+def warm_up() -> None:
+    """Load WeasyPrint, the stylesheet and the fonts now, by rendering a tiny document: before forking
+    workers, which then inherit them loaded instead of each paying for it on its first claim."""
+    render_pdf("<p>Vigie <b>—</b> 0,00 € <span class='digest'>0</span></p>")
+
+
 def render_pdf(html: str, cache: dict[str, Any] | None = None) -> bytes:
     """The PDF of a claim's HTML (render_html), styled by claim.css. `cache`: WeasyPrint's image cache, to
     share between the documents that embed the same chart."""
@@ -496,3 +504,28 @@ def write_claim(claim: Claim, out_dir: Path, langs: tuple[str, ...] = ("fr", "en
         path.write_text(render_csv(claim, table), encoding="utf-8")
         written.append(path)
     return written
+
+
+def default_jobs() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _write_one(claim: Claim, out_dir: Path) -> list[Path]:
+    return write_claim(claim, out_dir)
+
+
+def write_claims(claims: Sequence[Claim], out_dir: Path, jobs: int | None = None) -> Iterator[tuple[Claim, list[Path]]]:
+    """`write_claim` for each claim, on a pool of `jobs` processes (default: one per core); yields each claim
+    with its files, in the order given. One claim, or one job, runs here without a pool."""
+    jobs = min(jobs or default_jobs(), len(claims))
+    if jobs <= 1:
+        for claim in claims:
+            yield claim, write_claim(claim, out_dir)
+        return
+    warm_up()
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        yield from zip(claims, pool.map(_write_one, claims, [out_dir] * len(claims)), strict=True)

@@ -11,7 +11,7 @@ import typer
 
 from agent.casefile import CaseFileError
 from agent.claims.build import ClaimError, annex_digest, build_claim
-from agent.claims.render import write_claim
+from agent.claims.render import write_claims
 from agent.claims.sources import ClientCases, items_for, ledger_view, read_cases_dir, read_manifest
 from agent.cli.ledger import opened
 from agent.clock import SystemClock
@@ -39,6 +39,10 @@ def build_command(
     ] = None,
     today: Annotated[
         str | None, typer.Option("--today", help="Date of the claim, YYYY-MM-DD (default: today).")
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Processes rendering the PDFs (default: one per core)."),
     ] = None,
 ) -> None:
     """Build the claims of a month, one pack per client."""
@@ -71,8 +75,7 @@ def build_command(
     if not built:
         typer.echo(f"error: no case file for {the_month}", err=True)
         raise typer.Exit(2)
-    for claim in built:
-        files = write_claim(claim, out)
+    for claim, files in write_claims(built, out, jobs):
         typer.echo(
             f"{claim.client.id} {claim.month}: {claim.status}, {claim.annex['total_claimed_eur']} EUR, "
             f"sha256 {claim.digest} → {', '.join(p.name for p in files)}"

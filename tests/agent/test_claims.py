@@ -280,3 +280,27 @@ def test_statements_of_different_months_are_not_mixed(tmp_path: Path) -> None:
     nov = items_for(ClientCases(groups[0].client, (("Lyon", tmp_path / "nov.yaml"),)), Month(2026, 11))
     with pytest.raises(ClaimError, match="several months"):
         build_claim(groups[0].client, [*items, *nov], today=date(2026, 12, 5))
+
+
+def test_several_clients_on_a_pool_of_jobs_give_the_same_packs_in_order(tmp_path: Path) -> None:
+    clients = []
+    for n, name in enumerate(("Alpha SAS", "Beta SARL", "Gamma SA")):
+        case = tmp_path / f"case-{n}.yaml"
+        case.write_text(INTERNET_CASE.replace("acme-lyon-fibre", f"c{n}-fibre").replace("'NOTE'", "note"))
+        clients.append({"id": f"c{n}", "name": name, "services": [{"case": case.name, "site": f"Site {n}"}]})
+    manifest = tmp_path / "claims.yaml"
+    manifest.write_text(json.dumps({"clients": clients}))
+    runs = {}
+    for jobs in ("1", "2"):
+        result = vigie(
+            "claims", "build", "--month", "2026-10", "--manifest", str(manifest), "--out", f"out{jobs}",
+            "--today", "2026-11-05", "--jobs", jobs, cwd=tmp_path,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert [line.split()[0] for line in result.stdout.splitlines()] == ["c0", "c1", "c2"]
+        runs[jobs] = result.stdout
+    assert runs["1"] == runs["2"]  # same statuses, amounts and digests
+    for n in range(3):
+        for lang in ("fr", "en"):
+            name = f"c{n}-2026-10-{lang}.pdf"
+            assert pdf_pages(tmp_path / "out1" / name) == pdf_pages(tmp_path / "out2" / name)
