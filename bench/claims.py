@@ -50,7 +50,7 @@ from agent.claims.build import (
     claim_document,
 )
 from agent.claims.charts import timeline_svgs
-from agent.claims.render import CSV_COLUMNS, default_jobs, render_csv, render_html, render_pdf, warm_up
+from agent.claims.render import CSV_COLUMNS, default_jobs, prepare_batch_process, render_csv, render_html, render_pdf
 from sla.calendars import PARIS, Month, epoch
 from sla.model import AccessType, Cause, Channel, Exclusion, Freeze, GtrOption, Outage, Service, Ticket
 from sla.statement import Case, compute
@@ -191,7 +191,7 @@ class MemorySampler(threading.Thread):
 def run(clients: int, sites: int, out: Path, stages: bool, jobs: int) -> dict[str, object]:
     sampler = MemorySampler()
     sampler.start()
-    warm_up()  # WeasyPrint loaded before the pool: forked workers inherit it (as write_claims does)
+    prepare_batch_process()  # as write_claims does: WeasyPrint loaded, GC tuned, inherited by the workers
     t_start = time.monotonic()
     args = [(c, sites, out) for c in range(clients)]
     half = clients // 2
@@ -203,7 +203,7 @@ def run(clients: int, sites: int, out: Path, stages: bool, jobs: int) -> dict[st
             if n + 1 == half:
                 t_half = time.monotonic()
     else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        with ProcessPoolExecutor(max_workers=jobs, initializer=prepare_batch_process) as pool:
             results = []
             for n, r in enumerate(pool.map(_job, args)):  # in client order
                 results.append(r)

@@ -7,7 +7,7 @@ not become a formula), and matplotlib escapes them as XML text in the SVG.
 
 Compact on purpose (docs/claims.md, "Performance"): the chart is embedded in both PDFs and WeasyPrint draws
 an SVG node by node, so each kind of mark is one compound path (all the coverage bands of the chart are
-one `<path>`, not 230), the day grid is one path, there are only day ticks on odd days, and the margins
+one `<path>`, not 230), the day grid is one path, odd days are labelled and no tick is drawn, and the margins
 are computed from the measured label widths instead of `tight_layout` (which draws the figure twice).
 No pyplot: a bare `Figure` keeps no global state and needs no closing.
 """
@@ -173,6 +173,7 @@ def _chart(items: Sequence[ClaimItem]) -> str:
     ax.set_yticks(list(range(len(items))))
     for label in ax.set_yticklabels(labels, fontsize=LABEL_PT):
         label.set_parse_math(False)
+    ax.tick_params(bottom=False, left=False)  # the day grid and the rows place the labels: no tick marks
     ax.set_title(f"{month}", fontsize=9, loc="left")
     fig.legend(
         handles=[Patch(facecolor=COLOURS[k], label=text) for k, text in LEGEND],
