@@ -187,12 +187,13 @@ _DURATION_UNITS = {
     "week": 7 * 86400,
     "day": 86400,
     "hour": 3600,
+    "hr": 3600,  # FreeBSD uptime: "up 2 hrs,"
     "minute": 60,
     "min": 60,
     "second": 1,
     "sec": 1,
 }
-_DURATION_PART = re.compile(r"(\d+)\s*(year|week|day|hour|minute|min|second|sec)s?\b")
+_DURATION_PART = re.compile(r"(\d+)\s*(year|week|day|hour|hr|minute|min|second|sec)s?\b")
 _CLOCK_PART = re.compile(r"\b(\d+):(\d{2})(?::(\d{2}))?\b")
 
 

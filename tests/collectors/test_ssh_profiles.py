@@ -103,6 +103,8 @@ def test_a_profile_command_is_one_printable_line(command: str) -> None:
         ("2 years, 1 week, 3 days, 1 hour, 1 minute", 2 * 31536000 + 7 * 86400 + 3 * 86400 + 3600 + 60),
         ("3 days,  4:05", 3 * 86400 + 4 * 3600 + 5 * 60),
         ("1209637.42", 1209637),
+        ("2 hrs", 7200),  # FreeBSD uptime (pfSense / OPNsense)
+        ("0 days, 22 hours, 59 minutes", 82740),  # FortiOS
     ],
 )
 def test_uptime_text_becomes_seconds(text: str, seconds: int) -> None:
