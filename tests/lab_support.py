@@ -51,6 +51,18 @@ class LabEndpoints:
         ("hang", 2226),
     )
     ssh_ns_port: int = 22  # the same fake CLI on ns_host (normal)
+    fortigate_ports: tuple[tuple[str, int], ...] = (  # the fake CLI serving fortinet_fortigate fixtures
+        ("normal", 2231),
+        ("interface_down", 2232),
+        ("after_reboot", 2233),
+        ("garbage", 2234),
+    )
+    routeros_ports: tuple[tuple[str, int], ...] = (  # the fake CLI serving mikrotik_routeros fixtures
+        ("normal", 2241),
+        ("interface_down", 2242),
+        ("after_reboot", 2243),
+        ("garbage", 2244),
+    )
     fakenos_user: str = "admin"  # fakenos cisco_ios; password and enable secret are "admin" too
     fakenos_ports: tuple[tuple[str, int], ...] = (
         ("builtin", 6001),

@@ -7,6 +7,10 @@
 #    profile's fixtures: 127.0.0.1:2222 normal, 2223 interface_down, 2224 after_reboot, 2225 garbage,
 #    2226 hang (never answers a command); and 10.250.0.2:22 inside the namespace vigie-h1 (normal).
 #    User vigielab, password in RUN_DIR/ssh/password.
+#  * The same fake CLI as other platforms, with those profiles' fixtures: fortinet_fortigate on 127.0.0.1:2231
+#    normal, 2232 interface_down, 2233 after_reboot, 2234 garbage; mikrotik_routeros on 2241-2244 (same order).
+#    RouterOS logins carry console options after "+" (netmiko logs in as vigielab+ct511w4098h): that name is
+#    a second local user with the same password.
 # Host keys are generated per run into RUN_DIR/ssh; RUN_DIR/ssh/known_hosts lists every endpoint.
 # Usage: 20-ssh.sh start|stop RUN_DIR
 set -euo pipefail
@@ -17,6 +21,12 @@ dir=$run/ssh
 NS=vigie-h1
 USER_NAME=vigielab
 OPENSSH_PORTS="2222:normal 2223:interface_down 2224:after_reboot 2225:garbage 2226:hang"
+# port:platform:scenario:hostname, served by the same sshd and fake CLI
+PLATFORM_PORTS="2231:fortinet_fortigate:normal:FGT60F 2232:fortinet_fortigate:interface_down:FGT60F
+2233:fortinet_fortigate:after_reboot:FGT60F 2234:fortinet_fortigate:garbage:FGT60F
+2241:mikrotik_routeros:normal:MikroTik 2242:mikrotik_routeros:interface_down:MikroTik
+2243:mikrotik_routeros:after_reboot:MikroTik 2244:mikrotik_routeros:garbage:MikroTik"
+ROUTEROS_USER="$USER_NAME+ct511w4098h"  # netmiko's mikrotik driver appends these console options
 FAKENOS_PORTS="6001 6002 6003 6004 6005 6006 6007 6008"
 
 wait_banner() {  # host port timeout_s [netns]
@@ -37,7 +47,7 @@ case "$cmd" in
 start)
   command -v /usr/sbin/sshd >/dev/null || { echo "20-ssh: openssh-server is not installed" >&2; exit 1; }
   # A second lab run on the same machine would answer with other host keys: refuse instead of mixing.
-  for p in ${OPENSSH_PORTS//:[a-z_]*/} $FAKENOS_PORTS; do
+  for p in ${OPENSSH_PORTS//:[a-z_]*/} $FAKENOS_PORTS $(for q in $PLATFORM_PORTS; do echo "${q%%:*}"; done); do
     if ss -Hltn "sport = :$p" | grep -q .; then
       echo "20-ssh: 127.0.0.1:$p is already in use (another lab run?)" >&2; exit 1
     fi
@@ -53,7 +63,7 @@ start)
   ssh-keygen -q -t ed25519 -N '' -C vigie-lab-impostor -f "$dir/other_hostkey"
   ssh-keygen -q -t rsa -b 2048 -m PEM -N '' -C vigie-lab-fakenos -f "$dir/fakenos_key"
   {
-    for p in $OPENSSH_PORTS; do echo "[127.0.0.1]:${p%%:*} $(cut -d' ' -f1,2 "$dir/hostkey.pub")"; done
+    for p in $OPENSSH_PORTS $PLATFORM_PORTS; do echo "[127.0.0.1]:${p%%:*} $(cut -d' ' -f1,2 "$dir/hostkey.pub")"; done
     echo "10.250.0.2 $(cut -d' ' -f1,2 "$dir/hostkey.pub")"
     for p in $FAKENOS_PORTS; do echo "[127.0.0.1]:$p $(cut -d' ' -f1,2 "$dir/fakenos_key.pub")"; done
   } > "$dir/known_hosts"
@@ -62,8 +72,10 @@ start)
     > "$dir/known_hosts_wrong"
 
   id "$USER_NAME" >/dev/null 2>&1 || useradd -M -d /nonexistent -s /bin/sh "$USER_NAME"
+  id "$ROUTEROS_USER" >/dev/null 2>&1 || useradd --badname -M -d /nonexistent -s /bin/sh "$ROUTEROS_USER"
   head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$dir/password"
   echo "$USER_NAME:$(cat "$dir/password")" | chpasswd
+  echo "$ROUTEROS_USER:$(cat "$dir/password")" | chpasswd
   [ -d /run/sshd ] || { mkdir -p /run/sshd; touch "$dir/created_run_sshd"; }
 
   common="HostKey $dir/hostkey
@@ -72,7 +84,7 @@ PasswordAuthentication yes
 KbdInteractiveAuthentication no
 PubkeyAuthentication no
 PermitRootLogin no
-AllowUsers $USER_NAME
+AllowUsers $USER_NAME $ROUTEROS_USER
 StrictModes no
 AllowTcpForwarding no
 X11Forwarding no
@@ -80,13 +92,18 @@ PrintMotd no
 PrintLastLog no
 LogLevel INFO"
   {
-    for p in $OPENSSH_PORTS; do echo "Port ${p%%:*}"; done
+    for p in $OPENSSH_PORTS $PLATFORM_PORTS; do echo "Port ${p%%:*}"; done
     echo "ListenAddress 127.0.0.1"
     echo "PidFile $run/sshd-lab.pid"
     echo "$common"
     for p in $OPENSSH_PORTS; do
       echo "Match LocalPort ${p%%:*}"
       echo "  ForceCommand $dir/fake_cli.py $dir/fixtures linux_netsnmp ${p#*:} cpe-linux-1"
+    done
+    for p in $PLATFORM_PORTS; do
+      IFS=: read -r port platform scenario host <<< "$p"
+      echo "Match LocalPort $port"
+      echo "  ForceCommand $dir/fake_cli.py $dir/fixtures $platform $scenario $host"
     done
   } > "$dir/sshd_config"
   {
@@ -106,13 +123,14 @@ LogLevel INFO"
   setsid "$repo/.venv/bin/fakenos" -i "$dir/fakenos.yaml" > "$dir/fakenos.log" 2>&1 < /dev/null &
   echo $! > "$run/fakenos.pid"
 
-  for p in $OPENSSH_PORTS; do wait_banner 127.0.0.1 "${p%%:*}" 10; done
+  for p in $OPENSSH_PORTS $PLATFORM_PORTS; do wait_banner 127.0.0.1 "${p%%:*}" 10; done
   wait_banner 10.250.0.2 22 10 "$NS"
   for p in $FAKENOS_PORTS; do wait_banner 127.0.0.1 "$p" 30; done
   ;;
 stop)
   # The processes were stopped by PID (tests/lab/run); what is left is the test user and /run/sshd.
   if id "$USER_NAME" >/dev/null 2>&1; then userdel "$USER_NAME" 2>/dev/null || true; fi
+  if id "$ROUTEROS_USER" >/dev/null 2>&1; then userdel "$ROUTEROS_USER" 2>/dev/null || true; fi
   if [ -e "$dir/created_run_sshd" ]; then rmdir /run/sshd 2>/dev/null || true; fi
   ;;
 esac
