@@ -174,14 +174,18 @@ def test_a_spool_of_the_previous_format_is_migrated_and_shipped(tmp_path: Path) 
         "INSERT INTO spool (key, kind, series, ok, size, payload) VALUES (?, ?, ?, ?, ?, ?)",
         [(r.key, r.kind.value, r.series, 1, len(r.to_json()), r.to_json()) for r in old],
     )
+    db.execute("DELETE FROM spool WHERE seq = 5")  # acknowledged before the upgrade: its seq is not reused
     db.commit()
     db.close()
     spool = SqliteSpool(tmp_path / "s.db", 1 << 20)
-    spool.put(samples(2, start=10))
+    assert spool.size_bytes() == sum(len(r.to_json()) for r in old[:4])
+    spool.put([*samples(2, start=10), old[0]])  # old[0] is already spooled: ignored
+    assert spool.stats.duplicates_ignored == 1
     batch = spool.begin(100)
-    assert batch.lines == tuple(r.line() for r in [*old, *samples(2, start=10)])
-    spool.end(batch, accepted=list(range(len(batch))), rejected=[])
-    assert spool.pending() == 0
+    assert batch.lines == tuple(r.line() for r in [*old[:4], *samples(2, start=10)])
+    assert batch.seqs[4] > 5
+    spool.end(batch, accepted=list(range(1, len(batch))), rejected=[0])
+    assert spool.pending() == 0 and spool.quarantined() == [old[0]]
     spool.close()
 
 
