@@ -78,12 +78,15 @@ class _Marks:
         self.lines.setdefault(kind, []).append((x0, y0, x1, y1))
 
 
+_MOVE, _LINE, _CLOSE = int(Path.MOVETO), int(Path.LINETO), int(Path.CLOSEPOLY)
+
+
 def _rect_path(rects: list[tuple[float, float, float, float]]) -> Path:
     vertices: list[tuple[float, float]] = []
     codes: list[int] = []
     for x, w, y, h in rects:
         vertices += [(x, y), (x + w, y), (x + w, y + h), (x, y + h), (x, y)]
-        codes += [Path.MOVETO, Path.LINETO, Path.LINETO, Path.LINETO, Path.CLOSEPOLY]
+        codes += [_MOVE, _LINE, _LINE, _LINE, _CLOSE]
     return Path(vertices, codes)
 
 
@@ -92,7 +95,7 @@ def _line_path(lines: list[tuple[float, float, float, float]]) -> Path:
     codes: list[int] = []
     for x0, y0, x1, y1 in lines:
         vertices += [(x0, y0), (x1, y1)]
-        codes += [Path.MOVETO, Path.LINETO]
+        codes += [_MOVE, _LINE]
     return Path(vertices, codes)
 
 
@@ -134,7 +137,7 @@ def _chart(items: Sequence[ClaimItem]) -> str:
     fig = Figure(figsize=(WIDTH_IN, height), dpi=72)
     canvas = FigureCanvasAgg(fig)
     # Margins from the labels' measured widths (what tight_layout would find, without drawing twice).
-    renderer = canvas.get_renderer()
+    renderer = canvas.get_renderer()  # type: ignore[no-untyped-call]
     prop = FontProperties(family="DejaVu Sans", size=LABEL_PT)
     widest = max(renderer.get_text_width_height_descent(t, prop, ismath=False)[0] for t in labels) / fig.dpi
     left = min(widest + 0.2, WIDTH_IN * 0.5) / WIDTH_IN
