@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check sla agent collectors device_profiles tests bench
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict sla agent/casefile.py agent/cli/sla.py agent/clock.py
+	$(BIN)/mypy --strict sla agent collectors device_profiles
 
 # Starts the lab endpoints (tests/lab/services.d), runs pytest, stops every endpoint by PID.
 pytest: $(STAMP) apt

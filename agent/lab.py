@@ -410,7 +410,8 @@ class Lab:
         """Each site's agent answers an SNMP GET before the agents start (a bounded wait)."""
         import asyncio
 
-        from collectors.snmp import SnmpCollector, SnmpConfig
+        from collectors.snmp import SnmpCollector
+        from collectors.snmp_config import SnmpConfig
 
         async def ready(site: SiteRuntime) -> bool:
             cfg = SnmpConfig.model_validate(

@@ -126,7 +126,7 @@ class EmbeddedSink:
 
 class InfluxSink:
     def __init__(self, config: InfluxStoreConfig, clock: Clock) -> None:
-        from influxdb_client import InfluxDBClient
+        from influxdb_client.client.influxdb_client import InfluxDBClient
         from influxdb_client.client.write_api import SYNCHRONOUS
 
         self.config = config
@@ -142,10 +142,13 @@ class InfluxSink:
         self.write_api = self.client.write_api(write_options=SYNCHRONOUS)
 
     def _write(self, body: str) -> None:
-        from influxdb_client import WritePrecision
+        from influxdb_client.domain.write_precision import WritePrecision
 
         self.write_api.write(
-            bucket=self.config.bucket, org=self.config.org, record=body, write_precision=WritePrecision.MS
+            bucket=self.config.bucket,
+            org=self.config.org,
+            record=body,
+            write_precision=WritePrecision.MS,  # type: ignore[arg-type]  # the stubs type it as str
         )
 
     async def send(self, points: Points) -> SendResult:
@@ -165,7 +168,7 @@ class InfluxSink:
         return SendResult(Outcome.ACCEPTED, 204)
 
     def close(self) -> None:
-        self.client.close()
+        self.client.close()  # type: ignore[no-untyped-call]
 
 
 class Shipper:

@@ -342,9 +342,9 @@ class _Weasy:
     loaded faces), the parsed stylesheet, and the URL fetcher."""
 
     def __init__(self) -> None:
-        import weasyprint  # type: ignore[import-untyped]
-        from weasyprint.text.fonts import FontConfiguration  # type: ignore[import-untyped]
-        from weasyprint.urls import URLFetcher  # type: ignore[import-untyped]
+        import weasyprint
+        from weasyprint.text.fonts import FontConfiguration
+        from weasyprint.urls import URLFetcher
 
         self.weasyprint = weasyprint
         self.font_config = FontConfiguration()
