@@ -68,8 +68,15 @@ class ProbeResult(BaseModel):
 
     @classmethod
     def failed(
-        cls, kind: str, target: str, scheduled_at: datetime, error: CollectorError, duration_s: float = 0.0
+        cls,
+        kind: str,
+        target: str,
+        scheduled_at: datetime,
+        error: CollectorError,
+        duration_s: float = 0.0,
+        values: dict[str, Any] | None = None,
     ) -> ProbeResult:
+        """A failed probe, with whatever was measured before the failure (a failed probe is data)."""
         return cls(
             kind=kind,
             target=target,
@@ -78,6 +85,7 @@ class ProbeResult(BaseModel):
             reason=error.reason,
             detail=str(error),
             duration_s=duration_s,
+            values=values or {},
         )
 
 

@@ -479,13 +479,4 @@ class IcmpCollector:
         )
         if packets_sent == 0 and error.reason is Reason.TIMEOUT:
             error = Unreachable("no echo request could be sent")
-        return ProbeResult(
-            kind=self.kind,
-            target=target,
-            scheduled_at=scheduled_at,
-            ok=False,
-            reason=error.reason,
-            detail=str(error),
-            duration_s=duration,
-            values=values,
-        )
+        return ProbeResult.failed(self.kind, target, scheduled_at, error, duration, values)

@@ -385,16 +385,8 @@ class SnmpCollector:
             return ProbeResult.failed(self.kind, target, scheduled_at, translate(exc), self.clock() - started)
         duration = self.clock() - started
         if errors:
-            return ProbeResult(
-                kind=self.kind,
-                target=target,
-                scheduled_at=scheduled_at,
-                ok=False,
-                reason=ParseError.reason,
-                detail="; ".join(errors[:5]) + (f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""),
-                duration_s=duration,
-                values=values,
-            )
+            detail = "; ".join(errors[:5]) + (f" (+{len(errors) - 5} more)" if len(errors) > 5 else "")
+            return ProbeResult.failed(self.kind, target, scheduled_at, ParseError(detail), duration, values)
         return ProbeResult(
             kind=self.kind, target=target, scheduled_at=scheduled_at, ok=True, duration_s=duration, values=values
         )

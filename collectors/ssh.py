@@ -87,16 +87,7 @@ class SshCollector:
         values, error = await asyncio.to_thread(self._poll, target)
         duration = time.monotonic() - started
         if error is not None:
-            return ProbeResult(
-                kind=self.kind,
-                target=target,
-                scheduled_at=scheduled_at,
-                ok=False,
-                reason=error.reason,
-                detail=str(error),
-                duration_s=duration,
-                values=values,
-            )
+            return ProbeResult.failed(self.kind, target, scheduled_at, error, duration, values)
         return ProbeResult(
             kind=self.kind,
             target=target,
