@@ -66,7 +66,13 @@ class Central:
         mono = self.clock.monotonic()
         for agent_id, last_ms in beats.items():  # silence is timed on this host's monotonic clock
             seen = self._beat_seen.get(agent_id)
-            if seen is None or seen[0] != last_ms:
+            if seen is None:
+                # First sight (e.g. the central role just started): the heartbeat's age is the only clue to
+                # how long the agent has been silent, so it is read once from the wall clocks; from then on
+                # silence is timed on the monotonic clock. A long-dead agent never looks alive after a restart.
+                age_s = max(0, now_ms - last_ms) / 1000
+                self._beat_seen[agent_id] = (last_ms, mono - age_s)
+            elif seen[0] != last_ms:
                 self._beat_seen[agent_id] = (last_ms, mono)
         silent: set[str] = set()
         out: list[Record] = []
@@ -76,8 +82,8 @@ class Central:
             ids = {"client": client.id, "site": site.id, "service": service.id, "agent": agent}
             edge: Vote | None
             # Silence = monotonic time since this host last saw the agent's heartbeat change (before a first
-            # heartbeat: since the central's own start). Never a difference of wall clocks: an NTP step here,
-            # or clock skew between the site and the NOC, must not make an agent look silent or alive.
+            # heartbeat: since the central's own start; at first sight: the heartbeat's age). After first sight
+            # never a difference of wall clocks: an NTP step here must not make an agent look silent or alive.
             changed_at = self._beat_seen[agent][1] if last is not None else self._started_mono
             silence_ms = int((mono - changed_at) * 1000)
             agent_silent = silence_ms > timeout_ms

@@ -132,8 +132,12 @@ def require_binary(name: str) -> str:
 
 
 def require_shared_fixtures() -> Path:
-    """The LibreNMS recordings in ../shared/fixtures: read at test time, never copied into the repo."""
-    require(SHARED_FIXTURES.is_dir(), f"shared fixtures not found at {SHARED_FIXTURES}")
+    """The LibreNMS recordings in ../shared/fixtures: read at test time, never copied into the repo.
+
+    Where that folder is absent (a clone outside the workplace) the test skips, saying so, even in CI: the
+    recordings are not ours to ship."""
+    if not (SHARED_FIXTURES / "snmprec").is_dir():
+        pytest.skip(f"shared fixtures not found at {SHARED_FIXTURES} (a clone without ../shared)")
     return SHARED_FIXTURES
 
 

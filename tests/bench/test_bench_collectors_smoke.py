@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 import pytest
-from lab_support import REPO, require_binary, require_lab, require_root
+from lab_support import REPO, require_binary, require_lab, require_root, require_shared_fixtures
 
 
 def run_quick(script: str) -> tuple[str, dict[str, Any]]:
@@ -43,6 +43,7 @@ def test_icmp_bench_quick() -> None:
 def test_snmp_bench_quick() -> None:
     require_lab()
     require_binary("snmpbulkwalk")
+    require_shared_fixtures()  # the bench serves the shared recordings
     out, figures = run_quick("snmp.py")
     assert "ratio collector/net-snmp" in out
     assert figures["bench"] == "snmp"
