@@ -130,13 +130,18 @@ class Statement:
 
 def in_service_period(month: Month, service: Service) -> tuple[int, int]:
     """sla-semantics §2: `in_service_from` from 00:00, `in_service_until` through 24:00, Europe/Paris."""
-    start, end = month.start, month.end
+    start, end = _in_service(service, month.start, month.end)
+    if end <= start:
+        raise ValueError(f"service {service.id!r} is not in service during {month}")
+    return start, end
+
+
+def _in_service(service: Service, start: int, end: int) -> tuple[int, int]:
+    """`[start, end)` clipped to the service's days in service."""
     if service.in_service_from is not None:
         start = max(start, local_midnight(service.in_service_from))
     if service.in_service_until is not None:
         end = min(end, local_midnight(service.in_service_until + timedelta(days=1)))
-    if end <= start:
-        raise ValueError(f"service {service.id!r} is not in service during {month}")
     return start, end
 
 
@@ -159,10 +164,13 @@ def applicable_exclusions(
     return normalize(applied), verdicts
 
 
-def _service_timeline(case: Case, period: tuple[int, int]) -> tuple[list[Outage], IntervalSet]:
-    """Outages and unknown time, either given or qualified from samples (sla-semantics §5)."""
+def _service_timeline(
+    case: Case, profile: ContractProfile, period: tuple[int, int]
+) -> tuple[list[tuple[int, int, bool]], IntervalSet]:
+    """Outages as (start, end, notified directly) spans and unknown time, either given or qualified from
+    samples (sla-semantics §5)."""
     if case.samples is None:
-        return list(case.outages), []
+        return [(epoch(o.start), epoch(o.end), o.notified_at is not None) for o in case.outages], []
     q = case.qualification
     probes = {
         p.probe: qualify_probe(
@@ -175,10 +183,8 @@ def _service_timeline(case: Case, period: tuple[int, int]) -> tuple[list[Outage]
         )
         for p in case.samples
     }
-    profile = profile_for(case.service.contract, case.month.first_day)
     timeline = combine(probes, period=period, groups=profile.unavailability_groups, quorum=q.quorum)
-    outages = [Outage(start=from_epoch(s), end=from_epoch(e)) for s, e in timeline.down]
-    return outages, timeline.unknown
+    return [(s, e, False) for s, e in timeline.down], timeline.unknown
 
 
 def compute(case: Case) -> Statement:
@@ -195,22 +201,22 @@ def compute(case: Case) -> Statement:
         (gtd_first.start if profile.regime is Regime.VGA else month.start) - EDGE_MARGIN_S,
         month.end + EDGE_MARGIN_S,
     )
-    outages, unknown_all = _service_timeline(case, qualification_period)
+    outages, unknown_all = _service_timeline(case, profile, qualification_period)
 
     # CP preamble "Interruption": microcoupures are excluded; listed apart, never in U. A microcut is a down
     # period shorter than microcut_s: outages that touch or overlap are one down period (§5), so an outage
     # recorded in two touching pieces is not two microcuts.
     microcut_s = case.qualification.microcut_s
-    down_periods = normalize((epoch(o.start), epoch(o.end)) for o in outages)
+    down_periods = normalize((s, e) for s, e, _ in outages)
     period_starts = [s for s, _ in down_periods]
 
-    def down_period(o: Outage) -> tuple[int, int]:
-        """The down period (union of touching or overlapping outages) that contains `o`."""
-        i = bisect_right(period_starts, epoch(o.start)) - 1
-        return down_periods[i] if i >= 0 and epoch(o.end) <= down_periods[i][1] else (epoch(o.start), epoch(o.end))
+    def down_period(start: int, end: int) -> tuple[int, int]:
+        """The down period (union of touching or overlapping outages) that contains `[start, end)`."""
+        i = bisect_right(period_starts, start) - 1
+        return down_periods[i] if i >= 0 and end <= down_periods[i][1] else (start, end)
 
-    microcuts = [Outage(start=from_epoch(s), end=from_epoch(e)) for s, e in down_periods if e - s < microcut_s]
-    real = [o for o in outages if (p := down_period(o))[1] - p[0] >= microcut_s]
+    microcuts = [(s, e) for s, e in down_periods if e - s < microcut_s and overlaps((s, e), period)]
+    real = [(s, e, direct) for s, e, direct in outages if (p := down_period(s, e))[1] - p[0] >= microcut_s]
 
     ticket_lives = [
         (
@@ -221,16 +227,15 @@ def compute(case: Case) -> Statement:
     ]
 
     # Notification belongs to the incident, i.e. the down period: an outage recorded in touching pieces is
-    # notified as a whole (§2 "it then counts from its observed start").
-    notified_periods = {down_period(o) for o in real if o.notified_at is not None}
-
-    def notified(o: Outage) -> bool:
-        # STD x.1.1 "En cas de notification d'un Incident": notified directly or covered by a ticket's life.
-        span = down_period(o)
-        return span in notified_periods or any(overlaps(span, life) for life in ticket_lives)
-
-    notified_set = normalize((epoch(o.start), epoch(o.end)) for o in real if notified(o))
-    observed_set = normalize((epoch(o.start), epoch(o.end)) for o in real)
+    # notified as a whole (§2 "it then counts from its observed start"). STD x.1.1 "En cas de notification
+    # d'un Incident": notified directly or covered by a ticket's life.
+    notified_periods = {down_period(s, e) for s, e, direct in real if direct}
+    lines = [
+        (s, e, (span := down_period(s, e)) in notified_periods or any(overlaps(span, life) for life in ticket_lives))
+        for s, e, _ in real
+    ]
+    notified_set = normalize((s, e) for s, e, notified in lines if notified)
+    observed_set = normalize((s, e) for s, e, _ in lines)
     unknown_counted = unknown_all if policy.unknown_as is UnknownAs.UNAVAILABLE else []
     excluded_set, verdicts = applicable_exclusions(case.exclusions)
     main_u = normalize(observed_set + unknown_counted if policy.count_unnotified else notified_set + unknown_counted)
@@ -262,12 +267,8 @@ def compute(case: Case) -> Statement:
     gross = availability_pct(denominator, unavailable_s)
 
     flags: list[str] = []
-    if profile.regime is Regime.STD:
-        objective_pct: Decimal | None = profile.objective_pct
-        tier = tier_pct(availability, policy.boundary_99_5)
-    else:
-        objective_pct = profile.objective_pct
-        tier = Decimal(0)
+    objective_pct = profile.objective_pct
+    tier = tier_pct(availability, policy.boundary_99_5) if profile.regime is Regime.STD else Decimal(0)
     objective_met = None if objective_pct is None else availability >= objective_pct
 
     month_tickets = [t for t in case.tickets if month.start <= epoch(t.opened_at) < month.end]
@@ -297,37 +298,35 @@ def compute(case: Case) -> Statement:
         total_pct, availability_credit = Decimal(0), Decimal("0.00")
     total_credit = euros(service.monthly_fee_eur, total_pct)
 
-    unknown_in_service = intersect(unknown_all, whole)
-    unknown_s = measure(intersect(unknown_all, basis)) if profile.regime is Regime.VGA else measure(unknown_in_service)
-    basis_s = measure(basis)
-    completeness = availability_pct(basis_s, measure(intersect(unknown_all, basis)))
+    # unknown_minutes: in service (VGA: in Heures Ouvrées); completeness: share of the window's basis known.
+    unknown_in_basis = measure(intersect(unknown_all, basis))
+    unknown_s = unknown_in_basis if profile.regime is Regime.VGA else measure(intersect(unknown_all, whole))
+    completeness = availability_pct(measure(basis), unknown_in_basis)
     if completeness < 100:
         flags.append("incomplete_data")
     if any(why and x.cause is Cause.PLANNED_MAINTENANCE for x, why in verdicts):
         flags.append("unannounced_maintenance")
 
-    has_deadline = profile.claim_deadline_jours_ouvres is not None and profile.claim_alert_calendar_days is not None
-    window_set = intersect(window, whole)
+    deadline_days, alert_days = profile.claim_deadline_jours_ouvres, profile.claim_alert_calendar_days
     outage_lines = tuple(
         OutageLine(
-            start=epoch(o.start),
-            end=epoch(o.end),
-            notified=notified(o),
-            counted=notified(o) or policy.count_unnotified,
-            window_s=measure(intersect([(epoch(o.start), epoch(o.end))], window_set)),
-            excluded_s=measure(intersect(intersect([(epoch(o.start), epoch(o.end))], window_set), excluded_set)),
+            start=s,
+            end=e,
+            notified=notified,
+            counted=notified or policy.count_unnotified,
+            window_s=measure(intersect([(s, e)], window)),
+            excluded_s=measure(intersect(intersect([(s, e)], window), excluded_set)),
         )
-        for o in real
-        if overlaps((epoch(o.start), epoch(o.end)), period)
+        for s, e, notified in lines
+        if overlaps((s, e), period)
     )
+    main_in_window = intersect(main_u, window)
     exclusion_lines = tuple(
         ExclusionLine(
             exclusion=x,
             applied=why is None,
             why_not=why,
-            excluded_s=0
-            if why
-            else measure(intersect(intersect(main_u, window_set), [(epoch(x.start), epoch(x.end))])),
+            excluded_s=0 if why else measure(intersect(main_in_window, [(epoch(x.start), epoch(x.end))])),
         )
         for x, why in verdicts
     )
@@ -353,16 +352,10 @@ def compute(case: Case) -> Statement:
         total_credit_pct=total_pct,
         total_credit_eur=total_credit,
         cap_applied=cap_applied,
-        claim_deadline=claim_deadline(month, calendar, profile.claim_deadline_jours_ouvres)
-        if has_deadline and profile.claim_deadline_jours_ouvres
-        else None,
-        claim_alert_date=claim_alert_date(month, profile.claim_alert_calendar_days)
-        if has_deadline and profile.claim_alert_calendar_days
-        else None,
+        claim_deadline=None if deadline_days is None else claim_deadline(month, calendar, deadline_days),
+        claim_alert_date=None if alert_days is None else claim_alert_date(month, alert_days),
         outages=outage_lines,
-        microcuts=tuple(
-            (epoch(o.start), epoch(o.end)) for o in microcuts if overlaps((epoch(o.start), epoch(o.end)), period)
-        ),
+        microcuts=tuple(microcuts),
         exclusions=exclusion_lines,
         unknown_minutes=Decimal(unknown_s) / SIXTY,
         data_completeness_pct=completeness,
@@ -384,13 +377,7 @@ def _gtd(
     excluded_set: IntervalSet,
 ) -> Gtd:
     """VGA 5.3: 1 − interruption HO / HO of the six complete months ending with the evaluated one."""
-    start = (
-        first.start if service.in_service_from is None else max(first.start, local_midnight(service.in_service_from))
-    )
-    end = last.end
-    if service.in_service_until is not None:
-        end = min(end, local_midnight(service.in_service_until + timedelta(days=1)))
-    business = windows(Clock.BUSINESS_HOURS, start, end, calendar)
+    business = windows(Clock.BUSINESS_HOURS, *_in_service(service, first.start, last.end), calendar)
     unavailable, excluded = counted_seconds(normalize(notified_set + unknown_counted), business, excluded_set)
     return Gtd(
         first_month=first,
