@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.ledger import DEFAULT_LEDGER, AuthorOpt, LedgerOpt, SupersedesOpt, opened, record_one
-from agent.ledger import AUTO_EXCLUSION, Kind, LedgerError, Record
+from agent.cli.ledger import DEFAULT_LEDGER, AuthorOpt, LedgerOpt, SupersedesOpt, opened, record_one, subject_for
+from agent.ledger import AUTO_EXCLUSION, Kind, Record
 from agent.ledger.convert import fold_all
 from agent.ledger.importer import hash_evidence
 from agent.ledger.records import iso
@@ -54,13 +54,7 @@ def add_command(
     if evidence is not None:
         with opened(ledger):  # report an unreadable file the same way as any refusal
             data |= hash_evidence(evidence, "exclusion")
-    subject = AUTO_EXCLUSION
-    if supersedes is not None:
-        with opened(ledger) as book:
-            target = book.get(supersedes)
-            if target is None:
-                raise LedgerError(f"supersedes #{supersedes}: no such record")
-            subject = target.subject
+    subject = subject_for(ledger, supersedes, AUTO_EXCLUSION)
     record = Record(
         Kind.EXCLUSION_ADD,
         subject,

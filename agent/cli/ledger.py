@@ -48,6 +48,17 @@ def opened(path: Path) -> Iterator[Ledger]:
         ledger.close()
 
 
+def subject_for(path: Path, supersedes: int | None, new_subject: str) -> str:
+    """A correction is about the same subject as the record it supersedes; a new record gets `new_subject`."""
+    if supersedes is None:
+        return new_subject
+    with opened(path) as ledger:
+        target = ledger.get(supersedes)
+        if target is None:
+            raise LedgerError(f"supersedes #{supersedes}: no such record")
+        return target.subject
+
+
 def record_one(path: Path, record: Record, describe: Callable[[Record], str] | None = None) -> Record:
     with opened(path) as ledger:
         if record.supersedes is not None:

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.ledger import DEFAULT_LEDGER, AuthorOpt, LedgerOpt, SupersedesOpt, opened, record_one
-from agent.ledger import AUTO_MAINTENANCE, Kind, LedgerError, Record
+from agent.cli.ledger import DEFAULT_LEDGER, AuthorOpt, LedgerOpt, SupersedesOpt, record_one, subject_for
+from agent.ledger import AUTO_MAINTENANCE, Kind, Record
 
 app = typer.Typer(help="Maintenance announcements: received time and announced window.", no_args_is_help=True)
 
@@ -28,13 +28,7 @@ def add_command(
     ledger: LedgerOpt = DEFAULT_LEDGER,
 ) -> None:
     """Record an announced maintenance window."""
-    subject = AUTO_MAINTENANCE
-    if supersedes is not None:
-        with opened(ledger) as book:
-            target = book.get(supersedes)
-            if target is None:
-                raise LedgerError(f"supersedes #{supersedes}: no such record")
-            subject = target.subject
+    subject = subject_for(ledger, supersedes, AUTO_MAINTENANCE)
     data = {"received_at": received_at, "start": start, "end": end, "reference": reference, "note": note}
     record = Record(
         Kind.MAINTENANCE_ADD,
