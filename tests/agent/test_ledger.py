@@ -325,3 +325,19 @@ def test_cli_ticket_life_and_refusal_exit_codes(tmp_path: Path) -> None:
     listed = [json.loads(line) for line in vigie("exclusion", "list", cwd=tmp_path).stdout.splitlines()]
     assert listed[0]["status"] == "disputed" and listed[0]["scope"] == "client"
     assert vigie("ledger", "verify", cwd=tmp_path).stdout.strip() == "ledger intact"
+
+
+def test_cli_a_correction_keeps_the_subject_of_the_record_it_supersedes(tmp_path: Path) -> None:
+    window = ["--start", "2026-11-20T08:00:00+01:00", "--end", "2026-11-20T10:00:00+01:00", "--client", "acme"]
+    first = vigie("maintenance", "add", "--received-at", "2026-11-13T09:00:00+01:00", *window, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    record_id, subject = first.stdout.split()[1].lstrip("#").rstrip(":"), first.stdout.split()[3]
+    fixed = vigie(
+        "maintenance", "add", "--received-at", "2026-11-13T10:00:00+01:00", *window, "--supersedes", record_id,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert fixed.returncode == 0, fixed.stderr
+    assert fixed.stdout.split()[3] == subject  # same maintenance, corrected
+    missing = vigie("maintenance", "add", "--received-at", "2026-11-13T10:00:00+01:00", *window, "--supersedes", "999",
+                    cwd=tmp_path)  # fmt: skip
+    assert missing.returncode == 2 and "supersedes #999: no such record" in missing.stderr
