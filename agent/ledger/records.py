@@ -95,6 +95,14 @@ def aware(value: Any, field_name: str, where: str) -> datetime:
     return moment
 
 
+def aware_span(d: dict[str, Any], where: str) -> tuple[datetime, datetime]:
+    """The record's `start` and `end`, half-open and not empty."""
+    start, end = aware(d.get("start"), "start", where), aware(d.get("end"), "end", where)
+    if end <= start:
+        raise LedgerError(f"{where}: end: {iso(end)} is not after start {iso(start)}")
+    return start, end
+
+
 def optional_aware(value: Any, field_name: str, where: str) -> datetime | None:
     return None if value in (None, "") else aware(value, field_name, where)
 
@@ -416,10 +424,7 @@ def fold_exclusion(records: Iterable[Record]) -> ExclusionState | None:
                     f"{where}: cause: {cause.value} is not an exclusion; it freezes a VGA GTR clock "
                     "(VGA 5.8): record it as a ticket freeze (vigie ticket freeze)"
                 )
-            start = aware(d.get("start"), "start", where)
-            end = aware(d.get("end"), "end", where)
-            if end <= start:
-                raise LedgerError(f"{where}: end: {iso(end)} is not after start {iso(start)}")
+            start, end = aware_span(d, where)
             announced = optional_aware(d.get("announced_at"), "announced_at", where)
             if cause is Cause.PLANNED_MAINTENANCE and announced is not None and announced >= start:
                 raise LedgerError(
@@ -472,10 +477,7 @@ def fold_maintenance(records: Iterable[Record]) -> MaintenanceState | None:
         if not r.client:
             raise LedgerError(f"{where}: client: a maintenance announcement's scope needs at least the client")
         received = aware(d.get("received_at"), "received_at", where)
-        start = aware(d.get("start"), "start", where)
-        end = aware(d.get("end"), "end", where)
-        if end <= start:
-            raise LedgerError(f"{where}: end: {iso(end)} is not after start {iso(start)}")
+        start, end = aware_span(d, where)
         if received >= start:
             raise LedgerError(
                 f"{where}: received_at: {iso(received)} is not before the announced window began at {iso(start)}; "
