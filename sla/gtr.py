@@ -79,18 +79,18 @@ class GtrClock:
     state: GtrState = GtrState.RUNNING
 
     def __post_init__(self) -> None:
-        self._since = self.start
+        self.last_event_at: int = self.start
         self.running: IntervalSet = []
 
     def apply(self, event: GtrEvent) -> None:
         target = TRANSITIONS[self.state].get(type(event))
         if target is None:
             raise GtrTransitionError(f"{type(event).__name__} is not allowed while the clock is {self.state.value}")
-        if event.at < self._since:
+        if event.at < self.last_event_at:
             raise GtrTransitionError(f"{type(event).__name__} at {event.at} is before the clock's last event")
         if self.state is GtrState.RUNNING:
-            self.running.append((self._since, event.at))
-        self.state, self._since = target, event.at
+            self.running.append((self.last_event_at, event.at))
+        self.state, self.last_event_at = target, event.at
 
 
 def running_intervals(start: int, stop: int, frozen: IntervalSet) -> IntervalSet:
@@ -102,7 +102,7 @@ def running_intervals(start: int, stop: int, frozen: IntervalSet) -> IntervalSet
         clock.apply(ClockFrozen(max(freeze_start, start)))
         if freeze_end < stop:
             clock.apply(ClockResumed(freeze_end))
-    clock.apply(ServiceRestored(max(stop, clock._since)))
+    clock.apply(ServiceRestored(stop))  # every event above falls before `stop`
     return normalize(clock.running)
 
 
