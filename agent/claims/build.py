@@ -22,6 +22,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from agent.ledger.crosscheck import Finding
 from sla.calendars import Month, epoch
 from sla.statement import (
     SIXTY,
@@ -71,6 +72,8 @@ class ClaimItem:
     ledger_record_ids: tuple[int, ...] = ()
     freezes: tuple[FreezeSpan, ...] = ()
     source: str | None = None  # where the inputs came from (a case file path, "store")
+    # what the ledger records and the measurements disagree on (agent.ledger.crosscheck.findings_for)
+    findings: tuple[Finding, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,24 @@ def _exclusion_rows(item: ClaimItem) -> list[dict[str, Any]]:
     ]
 
 
+def _finding_rows(item: ClaimItem) -> list[dict[str, Any]]:
+    return [
+        {
+            "site": item.site,
+            "service_id": item.statement.service.id,
+            "kind": f.kind.value,
+            "subject": f.subject,
+            "records": list(f.record_ids),
+            "record_start": iso(epoch(f.record_start)),
+            "record_end": None if f.record_end is None else iso(epoch(f.record_end)),
+            "outage_start": None if f.outage is None else iso(epoch(f.outage[0])),
+            "outage_end": None if f.outage is None else iso(epoch(f.outage[1])),
+            "message": f.message,
+        }
+        for f in item.findings
+    ]
+
+
 def build_claim(
     client: ClientInfo,
     items: Sequence[ClaimItem],
@@ -234,6 +255,7 @@ def build_claim(
             for a, b in it.statement.microcuts
         ],
         "exclusions": [row for it in items for row in _exclusion_rows(it)],
+        "findings": [row for it in items for row in _finding_rows(it)],
     }
     return Claim(
         client=client,
