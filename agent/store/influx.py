@@ -12,7 +12,7 @@ same points (tests/agent/test_influx_read.py proves it by comparing the statemen
   plus the one change before it, the state the window opens in, and the first change at or after
   `until_ms`, which closes the last one;
 - `last_heartbeats()`, `samples(...)`, `sample_times(...)`, `outages(...)`, `latest_statement(...)`,
-  `count(...)`.
+  `count(...)`, `exclusions(...)`.
 
 Every query goes out with `epoch=ms` (integer millisecond timestamps, the schema's precision) and
 `chunked=true` (a month of 30-s samples is one series of ~90,000 rows; the chunks are merged here).
@@ -32,7 +32,18 @@ from typing import Any
 import httpx
 
 from agent.store import schema
-from agent.store.schema import GTR, HEARTBEAT, OUTAGE, PROBE, STATE, STATEMENT, STATEMENT_TAGS, FieldValue, Record
+from agent.store.schema import (
+    EXCLUSION,
+    GTR,
+    HEARTBEAT,
+    OUTAGE,
+    PROBE,
+    STATE,
+    STATEMENT,
+    STATEMENT_TAGS,
+    FieldValue,
+    Record,
+)
 from agent.store.sqlite import Interval
 
 DAY_S = 86_400
@@ -284,6 +295,7 @@ class InfluxReader:
             HEARTBEAT: "seq",
             STATEMENT: "availability_pct",
             GTR: "elapsed_s",
+            EXCLUSION: "end_s",
         }
         names = [measurement] if measurement else list(always)
         total = 0
@@ -351,6 +363,12 @@ class InfluxReader:
             for r in s.rows():
                 return {k: v for k, v in r.items() if k != "time" and k not in STATEMENT_TAGS and v is not None}
         return None
+
+    def exclusions(self, *, current: bool = True) -> list[Record]:
+        """The `vigie_exclusion` points, like `SqliteStore.exclusions` (same order: start, ref, state)."""
+        q = f"SELECT * FROM {ident(EXCLUSION)}" + (f" WHERE {ident('current')} = true" if current else "")
+        out = [_record(EXCLUSION, r, schema.EXCLUSION_TAGS) for s in self._one(q) for r in s.rows()]
+        return sorted(out, key=lambda r: (r.time_ms, r.tag("ref") or "", r.tag("state") or ""))
 
     def _one(self, q: str) -> list[Series]:
         results = self.client.query(q)

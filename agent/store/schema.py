@@ -34,8 +34,9 @@ OUTAGE = "vigie_outage"  # one point per closed down period, at its start; class
 HEARTBEAT = "vigie_heartbeat"  # one point per heartbeat of an agent
 STATEMENT = "vigie_statement"  # the current month's figures of a service, recomputed by the central role
 GTR = "vigie_gtr"  # one point per ticket's GTR clock at each recomputation (the NOC's GTR board)
+EXCLUSION = "vigie_exclusion"  # one point per ledger exclusion / maintenance window (version), at its start
 
-MEASUREMENTS = (PROBE, STATE, OUTAGE, HEARTBEAT, STATEMENT, GTR)
+MEASUREMENTS = (PROBE, STATE, OUTAGE, HEARTBEAT, STATEMENT, GTR, EXCLUSION)
 
 # tags (all strings); the service identity is client/site/service
 SERVICE_TAGS = ("client", "site", "service")
@@ -45,6 +46,10 @@ OUTAGE_TAGS = (*SERVICE_TAGS, "agent", "class")
 HEARTBEAT_TAGS = ("agent", "role")
 STATEMENT_TAGS = (*SERVICE_TAGS, "contract", "month")
 GTR_TAGS = (*SERVICE_TAGS, "ticket", "clock", "status", "freeze_reason")  # status: running | frozen | stopped
+# scope tags absent above the record's scope (a client-wide exclusion has no site nor service); `ref` is the
+# ledger subject (X12, M3); `kind`: exclusion | maintenance; `state`: EXCLUSION_STATES
+EXCLUSION_TAGS = (*SERVICE_TAGS, "ref", "kind", "cause", "state")
+EXCLUSION_STATES = ("proposed", "accepted", "disputed", "announced")  # announced: a maintenance notice
 
 # fixed fields and their types (probe values add float fields named after the collector's values)
 STATE_CODE = {"up": 1, "down": 0, "unknown": -1}
@@ -79,6 +84,11 @@ GTR_FIELDS = {
     "frozen_s": float,  # clock time frozen so far (customer-side causes)
     "breached": bool,
 }
+EXCLUSION_FIELDS = {
+    "end_s": int,  # epoch seconds, half-open end
+    "duration_s": int,
+    "current": bool,  # false: an earlier state or a superseded / retracted version of the record
+}
 
 
 class Kind(enum.StrEnum):
@@ -94,6 +104,7 @@ class Kind(enum.StrEnum):
 KIND_OF = {PROBE: Kind.SAMPLE, STATE: Kind.STATE, OUTAGE: Kind.OUTAGE, HEARTBEAT: Kind.HEARTBEAT}
 KIND_OF[STATEMENT] = Kind.STATEMENT
 KIND_OF[GTR] = Kind.STATEMENT
+KIND_OF[EXCLUSION] = Kind.STATEMENT
 
 FieldValue = float | int | bool
 
@@ -253,6 +264,35 @@ def gtr(
     }
     tags = {**ids, "ticket": ticket, "clock": clock, "status": status, "freeze_reason": freeze_reason}
     return make(GTR, tags, fields, time_ms)
+
+
+def exclusion(
+    *,
+    scope: Mapping[str, str | None],
+    ref: str,
+    kind: str,
+    cause: str,
+    state: str,
+    start_ms: int,
+    end_ms: int,
+    current: bool,
+) -> Record:
+    """A ledger exclusion or maintenance window (`scope`: client, and site / service when narrower), at its
+    start. Its identity holds the state, so each state a record went through is its own point: the central
+    role rewrites the earlier ones with `current=false` (a timeline shows `current = true` only)."""
+    if kind not in ("exclusion", "maintenance"):
+        raise ValueError(f"{EXCLUSION}: kind {kind!r} is not exclusion | maintenance")
+    if state not in EXCLUSION_STATES:
+        raise ValueError(f"{EXCLUSION}: state {state!r} is not one of {' | '.join(EXCLUSION_STATES)}")
+    if end_ms <= start_ms:
+        raise ValueError(f"{EXCLUSION}: {ref}: end {end_ms} is not after start {start_ms}")
+    tags = {**scope, "ref": ref, "kind": kind, "cause": cause, "state": state}
+    fields: dict[str, FieldValue] = {
+        "end_s": end_ms // 1000,
+        "duration_s": (end_ms - start_ms) // 1000,
+        "current": current,
+    }
+    return make(EXCLUSION, tags, fields, start_ms)
 
 
 # --- line protocol escaping ---------------------------------------------------------------------------------

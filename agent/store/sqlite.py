@@ -9,7 +9,8 @@ never duplicate. Typed views give the tables the runtime reads:
 - `state_intervals` — the same as half-open intervals [start, end) (end NULL while open);
 - `outages`       — closed down periods with their class (outage | microcut);
 - `heartbeats`    — agent heartbeats;
-- `statements`    — the statement figures written back by the central role.
+- `statements`    — the statement figures written back by the central role;
+- `exclusions`    — the ledger's exclusions and maintenance windows written by the central role.
 
 Several processes may open the same file (edge and central on one host): WAL lets readers run beside the
 one writer; `busy_timeout` absorbs short lock waits.
@@ -23,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.store.schema import HEARTBEAT, OUTAGE, PROBE, STATE, STATEMENT, Record
+from agent.store.schema import EXCLUSION, HEARTBEAT, OUTAGE, PROBE, STATE, STATEMENT, Record, make
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS points (
@@ -64,6 +65,11 @@ CREATE VIEW IF NOT EXISTS heartbeats AS
 CREATE VIEW IF NOT EXISTS statements AS
     SELECT json_extract(tags, '$.service') AS service, json_extract(tags, '$.month') AS month, time_ms, fields
     FROM points WHERE measurement = '{STATEMENT}';
+CREATE VIEW IF NOT EXISTS exclusions AS
+    SELECT json_extract(tags, '$.ref') AS ref, json_extract(tags, '$.state') AS state, time_ms AS start_ms,
+           json_extract(fields, '$.end_s') * 1000 AS end_ms, json_extract(fields, '$.current') AS current, tags,
+           fields
+    FROM points WHERE measurement = '{EXCLUSION}';
 """
 
 
@@ -134,6 +140,18 @@ class SqliteStore:
             "SELECT fields FROM statements WHERE service = ? ORDER BY time_ms DESC LIMIT 1", (service,)
         ).fetchone()
         return None if row is None else dict(json.loads(row[0]))
+
+    def exclusions(self, *, current: bool = True) -> list[Record]:
+        """The `vigie_exclusion` points (only the records' current versions by default), by start then ref."""
+        rows = self.db.execute(
+            "SELECT tags, fields, start_ms FROM exclusions WHERE (? = 0 OR current) ORDER BY start_ms, ref, state",
+            (int(current),),
+        )
+        return [_point(EXCLUSION, t, f, int(ms)) for t, f, ms in rows]
+
+
+def _point(measurement: str, tags: str, fields: str, time_ms: int) -> Record:
+    return make(measurement, json.loads(tags), json.loads(fields), time_ms)
 
 
 class _Tx:
