@@ -35,8 +35,11 @@ HEARTBEAT = "vigie_heartbeat"  # one point per heartbeat of an agent
 STATEMENT = "vigie_statement"  # the current month's figures of a service, recomputed by the central role
 GTR = "vigie_gtr"  # one point per ticket's GTR clock at each recomputation (the NOC's GTR board)
 EXCLUSION = "vigie_exclusion"  # one point per ledger exclusion / maintenance window (version), at its start
+# the tables in a probe's values, one point per row (built by agent/store/tables.py; docs/store.md)
+INTERFACE = "vigie_interface"  # one point per interface per SNMP poll: status, throughput, error rates
+VM = "vigie_vm"  # one point per virtual machine per poll of a hypervisor: power and guest state
 
-MEASUREMENTS = (PROBE, STATE, OUTAGE, HEARTBEAT, STATEMENT, GTR, EXCLUSION)
+MEASUREMENTS = (PROBE, STATE, OUTAGE, HEARTBEAT, STATEMENT, GTR, EXCLUSION, INTERFACE, VM)
 
 # tags (all strings); the service identity is client/site/service
 SERVICE_TAGS = ("client", "site", "service")
@@ -105,6 +108,7 @@ KIND_OF = {PROBE: Kind.SAMPLE, STATE: Kind.STATE, OUTAGE: Kind.OUTAGE, HEARTBEAT
 KIND_OF[STATEMENT] = Kind.STATEMENT
 KIND_OF[GTR] = Kind.STATEMENT
 KIND_OF[EXCLUSION] = Kind.STATEMENT
+KIND_OF[INTERFACE] = KIND_OF[VM] = Kind.SAMPLE  # rows of a probe run (no `ok`: the spool never thins them)
 
 FieldValue = float | int | bool
 
