@@ -45,6 +45,7 @@ from agent.metrics import AgentMetrics
 from agent.spool import Spool
 from agent.store import schema
 from agent.store.schema import Record
+from agent.store.tables import table_records
 from collectors import COLLECTORS
 from sla.profiles import profile_for
 from sla.qualify import GAP_FACTOR, ProbeTimeline, combine, qualify_probe
@@ -355,6 +356,7 @@ class Edge:
                 ids=rt.ids, ok=ok, reason=None if ok else reason, time_ms=t * 1000, duration_s=duration, values=values
             )
         ]
+        records += table_records(rt.ids, values, t * 1000)  # interface / VM rows (vigie_interface, vigie_vm)
         changes = rt.qualifier.observe(rt.spec.name, t, ok)
         records += changes
         self.spool.put(records, edge_state={rt.spec.service.id: rt.qualifier.dump()})
