@@ -231,6 +231,11 @@ class CentralConfig(_Strict):
         description="probe kinds the central role also runs itself, from the NOC (a second vantage point), "
         "e.g. [icmp]: tells 'site down' from 'agent down'; the service's quorum decides",
     )
+    ledger: Path = Field(
+        default=Path("vigie-ledger.sqlite"),  # the `vigie ticket|exclusion|maintenance --ledger` default
+        description="the annotation ledger read at each recomputation (tickets, exclusions, maintenance); "
+        "relative paths are relative to the config file; a missing file is an empty ledger",
+    )
 
     @field_validator("noc_probes")
     @classmethod
@@ -256,16 +261,102 @@ class AgentConfig(_Strict):
     log_format: LogFormat = LogFormat.JSON
 
 
+# --- notifications: incident notifications, written confirmations, claim reminders (agent/notify_schedule.py)
+
+
+EMAIL_PATTERN = r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$"
+Email = Annotated[str, Field(pattern=EMAIL_PATTERN, description="an e-mail address, e.g. noc@acme.example")]
+
+
+class SmtpSecurity(StrEnum):
+    NONE = "none"  # plain SMTP (a relay on localhost)
+    STARTTLS = "starttls"  # submission, port 587
+    SSL = "ssl"  # implicit TLS, port 465
+
+
+class SmtpServerConfig(_Strict):
+    host: str = Field(min_length=1)
+    port: int = Field(default=587, ge=1, le=65535)
+    security: SmtpSecurity = SmtpSecurity.STARTTLS
+    username: str | None = None
+    password: SecretSource | None = Field(default=None, description="{env: NAME} or {file: /path}")
+    timeout_s: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _login_pair(self) -> SmtpServerConfig:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together (SMTP AUTH needs both, or neither)")
+        return self
+
+
+class ClientNotifications(_Strict):
+    """Who speaks for a client (VGA 5.7: declarant, contact) and where its messages go."""
+
+    to: tuple[Email, ...] = Field(
+        default=("telecom@technicophone.fr",), min_length=1, description="the provider's support address (VGA 5.1)"
+    )
+    internal: tuple[Email, ...] = Field(
+        default=(), description="the client's own people: copied on notifications, recipients of claim reminders"
+    )
+    declarant: str = Field(min_length=1, description="VGA 5.7 « le nom de l'interlocuteur déclarant »")
+    contact: str = Field(min_length=1, description="VGA 5.7 « la personne à contacter » (name, phone)")
+    address: str | None = Field(default=None, description="registered office, printed on the claim letter")
+    consequences: str = "Absence totale du service sur le site"
+    locations: dict[Ident, str] = Field(default_factory=dict, description="site id → postal address of the site")
+
+
+class ReminderConfig(_Strict):
+    days_before: tuple[Annotated[int, Field(ge=0, le=60)], ...] = Field(
+        default=(7, 0), description="remind this many days before the claim alert date (0: on the day)"
+    )
+    months_back: int = Field(default=3, ge=1, le=12, description="closed months looked at")
+
+
+class NotificationsConfig(_Strict):
+    sender: Email = Field(alias="from", description="From: of every message (and its read-receipt address)")
+    send: bool = Field(default=False, description="send over SMTP; false: only write drafts")
+    smtp: SmtpServerConfig | None = None
+    incident_after_min: int = Field(
+        default=15, ge=1, le=1440, description="an outage still open after this long gets an incident notification"
+    )
+    drafts: Path = Field(default=Path("vigie-drafts"), description="every message is written here (.eml)")
+    state: Path = Field(default=Path("vigie-notify.sqlite"), description="what was drafted and sent (never twice)")
+    ledger: Path = Field(default=Path("vigie-ledger.sqlite"), description="where notified tickets are recorded")
+    clients: dict[Ident, ClientNotifications] = Field(default_factory=dict, description="client id → its settings")
+    reminders: ReminderConfig = Field(default_factory=ReminderConfig)
+
+    @model_validator(mode="after")
+    def _send_needs_smtp(self) -> NotificationsConfig:
+        if self.send and self.smtp is None:
+            raise ValueError("send: true needs an smtp: server (or send: false to only write drafts)")
+        return self
+
+
 class Inventory(_Strict):
     version: Literal[1] = 1
     agent: AgentConfig
     clients: tuple[Client, ...] = ()
+    notifications: NotificationsConfig | None = None
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Inventory:
         _unique("clients", [c.id for c in self.clients])
         _unique("service id", [s.id for c in self.clients for site in c.sites for s in site.services])
         return self
+
+    def reference_errors(self) -> Iterator[tuple[Path_, str]]:
+        """Keys that must name something of the inventory (checked after validation, reported with their line)."""
+        if self.notifications is None:
+            return
+        sites = {c.id: {s.id for s in c.sites} for c in self.clients}
+        for client_id, settings in self.notifications.clients.items():
+            where: Path_ = ("notifications", "clients", client_id)
+            if client_id not in sites:
+                yield where, f"{client_id!r} is not a client of this inventory"
+                continue
+            for site_id in settings.locations:
+                if site_id not in sites[client_id]:
+                    yield (*where, "locations", site_id), f"{site_id!r} is not a site of client {client_id!r}"
 
     def services(self) -> Iterator[tuple[Client, Site, ServiceConfig]]:
         for client in self.clients:
@@ -443,6 +534,8 @@ def parse_inventory(text: str, source: str = "<inventory>") -> Inventory:
             line = _line_of(lines, path)
             where = f"{source}:{line}" if line is not None else source
             errors.append(f"{where}: {_dotted(path)}: {err['msg']}")
+    else:
+        errors += [f"{source}:{_line_of(lines, p)}: {_dotted(p)}: {m}" for p, m in inventory.reference_errors()]
     if errors:
         raise ConfigError(errors)
     return inventory

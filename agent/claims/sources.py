@@ -1,4 +1,4 @@
-"""Where claim items come from, until the store-backed source exists: SLA case files, grouped per client.
+"""Where claim items come from: SLA case files, grouped per client (the store: agent/claims/store_source.py).
 
 Two layouts:
 - a claims manifest (YAML)::
@@ -96,22 +96,25 @@ def items_for(
             if strict_month:
                 raise ClaimError(f"{path}: month {case.month} is not the month claimed ({month})")
             continue
-        ids: tuple[int, ...] = ()
-        if ledger_view is not None:
-            part = slice_for(ledger_view, ServiceRef(group.client.id, site, case.service.id), month)
-            case = with_ledger(case, part)
-            ids = part.record_ids
-        items.append(
-            ClaimItem(
-                client=group.client.id,
-                site=site,
-                statement=compute(case),
-                ledger_record_ids=ids,
-                freezes=freezes_of(case),
-                source=path.name,
-            )
-        )
+        items.append(claim_item(case, ServiceRef(group.client.id, site, case.service.id), site, ledger_view, path.name))
     return items
+
+
+def claim_item(case: Case, ref: ServiceRef, site_label: str, view: LedgerView | None, source: str) -> ClaimItem:
+    """One service's line of a claim: its case with the ledger's tickets and exclusions for `ref` applied."""
+    ids: tuple[int, ...] = ()
+    if view is not None:
+        part = slice_for(view, ref, case.month)
+        case = with_ledger(case, part)
+        ids = part.record_ids
+    return ClaimItem(
+        client=ref.client,
+        site=site_label,
+        statement=compute(case),
+        ledger_record_ids=ids,
+        freezes=freezes_of(case),
+        source=source,
+    )
 
 
 def ledger_view(path: Path | None, client: str | None, ledger: Ledger | None = None) -> LedgerView | None:

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from agent.casefile import CaseFileError
-from agent.claims.build import ClaimError, annex_digest, build_claim
+from agent.claims.build import Claim, ClaimError, annex_digest, build_claim
 from agent.claims.render import write_claims
 from agent.claims.sources import ClientCases, items_for, ledger_view, read_cases_dir, read_manifest
+from agent.claims.store_source import client_info, open_reader, store_items
 from agent.cli.ledger import opened
 from agent.clock import SystemClock
+from agent.config import ConfigError, LoadedConfig, load_inventory
 from agent.ledger import Kind, LedgerError, Record
 from agent.ledger.records import ClaimStatus, effective, fold_claim
+from agent.store.influx import InfluxError
+from collectors.base import Misconfigured
 from sla.calendars import PARIS, Month
 
 app = typer.Typer(help="Monthly SLA claims: letter and annex (PDF, FR and EN), CSV and JSON.", no_args_is_help=True)
@@ -31,6 +35,17 @@ def build_command(
     ] = None,
     manifest: Annotated[
         Path | None, typer.Option("--manifest", help="Claims manifest (YAML): clients → case files.")
+    ] = None,
+    inventory: Annotated[
+        Path | None,
+        typer.Option("--inventory", help="Inventory (YAML): read the month from the store, services from here."),
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option("--store", help="With --inventory: embedded:PATH (default: the inventory's agent.store)."),
+    ] = None,
+    database: Annotated[
+        str | None, typer.Option("--database", help="With an InfluxDB store: InfluxQL database (default: bucket).")
     ] = None,
     client: Annotated[str | None, typer.Option("--client", help="Only this client.")] = None,
     draft: Annotated[bool, typer.Option("--draft", help="Allow a month still open; every page says DRAFT.")] = False,
@@ -48,38 +63,87 @@ def build_command(
     """Build the claims of a month, one pack per client."""
     try:
         the_month = Month.parse(month)
-        day = date.fromisoformat(today) if today else SystemClock().now().astimezone(PARIS).date()
-        if (cases is None) == (manifest is None):
-            raise ClaimError("give exactly one of --cases DIR or --manifest FILE")
-        provider = None
-        groups: list[ClientCases]
-        if manifest is not None:
-            provider, groups = read_manifest(manifest)
+        now = SystemClock().now()
+        day = date.fromisoformat(today) if today else now.astimezone(PARIS).date()
+        if sum(x is not None for x in (cases, manifest, inventory)) != 1:
+            raise ClaimError("give exactly one of --cases DIR, --manifest FILE or --inventory FILE")
+        if (store is not None or database is not None) and inventory is None:
+            raise ClaimError("--store and --database read the store: they go with --inventory")
+        if inventory is not None:
+            built = from_store(load_inventory(inventory), the_month, now, day, draft, store, database, ledger, client)
         else:
-            assert cases is not None
-            groups = read_cases_dir(cases)
-        if client is not None:
-            groups = [g for g in groups if g.client.id == client]
-            if not groups:
-                raise ClaimError(f"--client {client}: no such client")
-        built = []
-        for group in groups:
-            view = ledger_view(ledger, group.client.id)
-            items = items_for(group, the_month, view, strict_month=manifest is not None)
-            if not items:
-                continue
-            built.append(build_claim(group.client, items, today=day, draft=draft, provider=provider))
-    except (ClaimError, CaseFileError, LedgerError, ValueError) as exc:
+            built = from_cases(cases, manifest, the_month, day, draft, ledger, client)
+    except ConfigError as exc:
+        for line in exc.errors:
+            typer.echo(line, err=True)
+        raise typer.Exit(2) from None
+    except (ClaimError, CaseFileError, LedgerError, InfluxError, Misconfigured, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     if not built:
-        typer.echo(f"error: no case file for {the_month}", err=True)
+        what = "service in service" if inventory is not None else "case file"
+        typer.echo(f"error: no {what} for {the_month}", err=True)
         raise typer.Exit(2)
     for claim, files in write_claims(built, out, jobs):
         typer.echo(
             f"{claim.client.id} {claim.month}: {claim.status}, {claim.annex['total_claimed_eur']} EUR, "
             f"sha256 {claim.digest} → {', '.join(p.name for p in files)}"
         )
+
+
+def from_cases(
+    cases: Path | None,
+    manifest: Path | None,
+    month: Month,
+    day: date,
+    draft: bool,
+    ledger: Path | None,
+    client: str | None,
+) -> list[Claim]:
+    """Every client's claim (or `client`'s) from case files: a manifest or a directory, and the ledger."""
+    provider = None
+    groups: list[ClientCases]
+    if manifest is not None:
+        provider, groups = read_manifest(manifest)
+    else:
+        assert cases is not None
+        groups = read_cases_dir(cases)
+    if client is not None:
+        groups = [g for g in groups if g.client.id == client]
+        if not groups:
+            raise ClaimError(f"--client {client}: no such client")
+    built = []
+    for group in groups:
+        view = ledger_view(ledger, group.client.id)
+        items = items_for(group, month, view, strict_month=manifest is not None)
+        if items:
+            built.append(build_claim(group.client, items, today=day, draft=draft, provider=provider))
+    return built
+
+
+def from_store(
+    loaded: LoadedConfig,
+    month: Month,
+    now: datetime,
+    day: date,
+    draft: bool,
+    store: str | None,
+    database: str | None,
+    ledger: Path | None,
+    client: str | None,
+) -> list[Claim]:
+    """Every client's claim (or `client`'s) from the store, the inventory and the ledger."""
+    inv = loaded.inventory
+    clients = [c for c in inv.clients if client is None or c.id == client]
+    if not clients:
+        raise ClaimError(f"--client {client}: no such client in {loaded.source}")
+    built = []
+    with open_reader(loaded, store, database) as reader:
+        for c in clients:
+            items = store_items(c, month, reader, ledger_view(ledger, c.id), now)
+            if items:
+                built.append(build_claim(client_info(inv, c), items, today=day, draft=draft))
+    return built
 
 
 @app.command("verify")
