@@ -6,9 +6,16 @@
   tells `agent_down` from a site the NOC cannot reach either). The NOC view is the `vigie_state` series
   with `source=central`: it mirrors the edge's qualified state while the agent is alive.
 - Statements: every `recompute_interval_s`, for each service, the edge's down intervals of the current
-  month (open ones end now) go through `sla.statement.compute`, and the figures are written as one
+  month (open ones end now), with the annotation ledger's tickets and exclusions (`agent.central.ledger`,
+  read again at each recomputation; the same `slice_for` + `with_ledger` as `vigie claims build`, so the
+  NOC's figures are the claim's), go through `sla.statement.compute`, and the figures are written as one
   `vigie_statement` point (availability so far, measured availability, minutes of budget left before the
   next credit tier, the credit so far).
+- GTR clocks: each ticket of the ledger that is open, or was restored less than `GTR_KEEP_S` ago, gets its
+  clock evaluated at now by `sla.gtr.evaluate_ticket` (its freezes, its calendar) and written as a
+  `vigie_gtr` point: running / frozen (and why) / stopped, elapsed, target, remaining, frozen.
+- Exclusion windows: every version of the ledger's exclusions and maintenance notices is written as
+  `vigie_exclusion` points (the current one `current=true`), only those that changed since the last pass.
 
 It reads the embedded store (one SQLite file shared with the edge on the same host). Reading from InfluxDB
 (InfluxQL) is the read path's job and plugs in behind the same three reads.
@@ -17,26 +24,32 @@ It reads the embedded store (one SQLite file shared with the edge on the same ho
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from agent.clock import Clock
 from agent.config import Inventory, ServiceConfig
+from agent.ledger import Ledger, LedgerError, ServiceRef, fold_all, slice_for, windows_of, with_ledger
+from agent.ledger import Record as LedgerRecord
 from agent.metrics import AgentMetrics
 from agent.store import schema
 from agent.store.schema import FieldValue, Record
 from agent.store.sqlite import Interval
-from sla.calendars import Month
+from sla.calendars import HolidayCalendar, Month, epoch
+from sla.gtr import TicketResult, evaluate_ticket, target_for
 from sla.model import Outage
 from sla.profiles import STD_TIERS, Regime
 from sla.statement import Case, Statement, compute
 
 log = logging.getLogger("vigie.central")
 PARIS = ZoneInfo("Europe/Paris")
+GTR_KEEP_S = 86_400  # a restored ticket's clock stays on the GTR board for a day
 
 
 class StoreReader(Protocol):
@@ -46,11 +59,22 @@ class StoreReader(Protocol):
 
 
 class Central:
-    def __init__(self, inventory: Inventory, reader: StoreReader, clock: Clock, metrics: AgentMetrics) -> None:
+    def __init__(
+        self,
+        inventory: Inventory,
+        reader: StoreReader,
+        clock: Clock,
+        metrics: AgentMetrics,
+        ledger_path: Path | None = None,
+    ) -> None:
+        """`ledger_path`: the annotation ledger (None: `agent.central.ledger` as given, i.e. relative to the
+        working directory; the runtime resolves it against the config file)."""
         self.inventory = inventory
         self.reader = reader
         self.clock = clock
         self.metrics = metrics
+        self.ledger_path = ledger_path if ledger_path is not None else inventory.agent.central.ledger
+        self._windows_written: dict[str, Record] = {}  # vigie_exclusion point key → the point last written
         self.started = clock.now()
         self._status: dict[str, tuple[str, str | None, int]] = {}
         self._started_mono = clock.monotonic()
@@ -113,26 +137,48 @@ class Central:
         return out
 
     def statements(self) -> list[Record]:
+        """One recomputation: each service's statement and GTR clocks, then the ledger's windows."""
         now = self.clock.now()
         month = _month_of(now)
+        try:
+            records = self._ledger_records()
+            view = fold_all(records)
+        except (LedgerError, sqlite3.Error) as exc:
+            # Figures without the ledger would contradict the claim: write none until the ledger reads again.
+            log.error("ledger %s unreadable, no statements this time: %s", self.ledger_path, exc)
+            return []
         out = []
         for client, site, service in self.inventory.services():
+            ids = {"client": client.id, "site": site.id, "service": service.id}
             intervals = self.reader.state_intervals(service.id, "edge", until_ms=schema.ms(now))
+            part = slice_for(view, ServiceRef(client.id, site.id, service.id), month)
+            case = with_ledger(case_for(service, month, intervals, now), part)
             try:
-                st = compute(case_for(service, month, intervals, now))
+                st = compute(case)
             except ValueError as exc:  # e.g. not in service this month
                 log.info("no statement for %s: %s", service.id, exc)
                 continue
-            ids = {
-                "client": client.id,
-                "site": site.id,
-                "service": service.id,
-                "contract": service.contract,
-                "month": str(month),
-            }
-            out.append(schema.statement(ids=ids, fields=statement_fields(st, service), time_ms=schema.ms(now)))
+            statement_ids = {**ids, "contract": service.contract, "month": str(month)}
+            out.append(
+                schema.statement(ids=statement_ids, fields=statement_fields(st, service), time_ms=schema.ms(now))
+            )
             self.metrics.statements.inc()
+            out.extend(gtr_points(case, st, ids, now))
+        out.extend(self._changed_windows(records))
         return out
+
+    def _ledger_records(self) -> list[LedgerRecord]:
+        if not self.ledger_path.exists():
+            return []  # no ledger yet: no tickets, no exclusions
+        with Ledger(self.ledger_path, self.clock) as book:
+            return book.records()
+
+    def _changed_windows(self, records: Sequence[LedgerRecord]) -> list[Record]:
+        """The `vigie_exclusion` points that differ from what this process last wrote (all of them at first)."""
+        points = {p.key: p for p in exclusion_points(records)}  # a subject's current version comes last: it wins
+        changed = [p for key, p in points.items() if self._windows_written.get(key) != p]
+        self._windows_written = points
+        return changed
 
 
 @dataclass(frozen=True)
@@ -236,3 +282,59 @@ def statement_fields(st: Statement, service: ServiceConfig) -> dict[str, FieldVa
                 fields["next_tier_pct"] = float(tier.credit_pct)
                 break
     return fields
+
+
+def gtr_points(case: Case, st: Statement, ids: dict[str, str], now: datetime) -> Iterator[Record]:
+    """A `vigie_gtr` point per ticket of `case` open at `now` or restored less than `GTR_KEEP_S` before it."""
+    if st.profile.regime is Regime.NONE:
+        return
+    now_s = epoch(now)
+    calendar = HolidayCalendar(case.policy.holidays_subdivision, case.policy.extra_closed_days)
+    service = case.service
+    for t in case.tickets:
+        if t.opened_at > now or (t.restored_at is not None and epoch(t.restored_at) + GTR_KEEP_S <= now_s):
+            continue
+        if t.restored_at is not None and t.restored_at > now:
+            t = replace(t, restored_at=None)  # a restoration recorded ahead of now has not happened yet
+        target = target_for(
+            st.profile.regime,
+            t,
+            None if service.access_type is None else service.access_type.value,
+            None if service.gtr_option is None else service.gtr_option.value,
+        )
+        result = evaluate_ticket(
+            t, regime=st.profile.regime, target=target, month_end=now_s, calendar=calendar, exclusions=case.exclusions
+        )
+        freeze = next((f for f in t.freezes if f.start <= now < f.end), None)
+        status = "stopped" if t.restored_at is not None else "frozen" if freeze is not None else "running"
+        yield gtr_point(result, ids, status, None if freeze is None else freeze.reason, now)
+
+
+def gtr_point(result: TicketResult, ids: dict[str, str], status: str, reason: str | None, now: datetime) -> Record:
+    hour = Decimal(3600)
+    return schema.gtr(
+        ids=ids,
+        ticket=result.id,
+        clock=result.clock.value,
+        status=status,
+        freeze_reason=reason,
+        elapsed_s=float(result.elapsed_hours * hour),
+        target_s=float(result.target_hours * hour),
+        frozen_s=float(result.frozen_hours * hour),
+        time_ms=schema.ms(now),
+    )
+
+
+def exclusion_points(records: Sequence[LedgerRecord]) -> Iterator[Record]:
+    """Every version of the ledger's exclusion and maintenance windows as `vigie_exclusion` points."""
+    for w in windows_of(records):
+        yield schema.exclusion(
+            scope={"client": w.client, "site": w.site, "service": w.service},
+            ref=w.ref,
+            kind=w.kind,
+            cause=w.cause,
+            state=w.state,
+            start_ms=schema.ms(w.start),
+            end_ms=schema.ms(w.end),
+            current=w.current,
+        )

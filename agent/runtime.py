@@ -139,8 +139,8 @@ class AgentRuntime:
                 raise ConfigError(
                     [f"{self.config_path}: the central role reads the embedded store (store.kind: embedded)"]
                 )
-            self.central = Central(inv, self.store, self.clock, self.metrics)
             c = inv.agent.central
+            self.central = Central(inv, self.store, self.clock, self.metrics, self.loaded.resolve(c.ledger))
             if c.noc_probes:
                 # the second vantage point: the central role runs these probes itself, from the NOC
                 specs = [s for s in inv.probes() if s.probe.kind in c.noc_probes]

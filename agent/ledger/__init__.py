@@ -4,7 +4,7 @@
 SLA engine, `importer` the CSV/YAML import.
 """
 
-from agent.ledger.convert import LedgerSlice, ServiceRef, fold_all, slice_for, with_ledger
+from agent.ledger.convert import LedgerSlice, LedgerWindow, ServiceRef, fold_all, slice_for, windows_of, with_ledger
 from agent.ledger.records import Kind, LedgerError, Record
 from agent.ledger.store import AUTO_EXCLUSION, AUTO_MAINTENANCE, Ledger
 
@@ -15,9 +15,11 @@ __all__ = [
     "Ledger",
     "LedgerError",
     "LedgerSlice",
+    "LedgerWindow",
     "Record",
     "ServiceRef",
     "fold_all",
     "slice_for",
+    "windows_of",
     "with_ledger",
 ]

@@ -10,6 +10,9 @@ Which records apply to a service instance `(client, site, service)`:
 
 Every `LedgerSlice` carries the ids of the records it used, so a statement says which records it was built
 from.
+
+`windows_of` lists every version of every exclusion and maintenance window the ledger ever showed (each
+state it went through, each superseded version), the current one flagged: what the outage timeline draws.
 """
 
 from __future__ import annotations
@@ -20,13 +23,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from agent.ledger.records import (
+    EXCLUSION_TRANSITIONS,
     ExclusionState,
     ExclusionStatus,
+    Kind,
     LedgerError,
     MaintenanceState,
     Record,
     TicketState,
     effective,
+    family_of,
     fold_exclusion,
     fold_maintenance,
     fold_ticket,
@@ -185,6 +191,77 @@ def with_ledger(case: Case, ledger_slice: LedgerSlice) -> Case:
         case,
         tickets=case.tickets + ledger_slice.tickets,
         exclusions=case.exclusions + ledger_slice.exclusions,
+    )
+
+
+MAINTENANCE_STATE = "announced"  # a maintenance notice has no proposed / accepted states: it applies
+
+
+@dataclass(frozen=True)
+class LedgerWindow:
+    """One version of an exclusion or maintenance window: its scope, cause, span and state."""
+
+    ref: str
+    kind: str  # exclusion | maintenance
+    client: str | None
+    site: str | None
+    service: str | None
+    cause: str
+    state: str  # an ExclusionStatus, or `announced` for a maintenance notice
+    start: datetime
+    end: datetime
+    current: bool  # False: an earlier state, or a superseded or retracted version
+
+
+def windows_of(records: Iterable[Record]) -> list[LedgerWindow]:
+    """Every (version, state) an exclusion or maintenance subject went through, in the records' order, each
+    subject's current one last (a later version with the same scope, cause, state and start is the same
+    window: the current one replaces it)."""
+    by_subject: dict[str, list[Record]] = defaultdict(list)
+    for r in records:
+        by_subject[r.subject].append(r)
+    out: list[LedgerWindow] = []
+    for subject_records in by_subject.values():
+        family = family_of(subject_records)
+        if family == "exclusion":
+            kinds = {r.kind for r in subject_records}
+            reached = {to.value for table in EXCLUSION_TRANSITIONS.values() for k, to in table.items() if k in kinds}
+            states = [ExclusionStatus.PROPOSED.value, *sorted(reached)]
+            versions: list[ExclusionState | MaintenanceState | None]
+            versions = [fold_exclusion([r]) for r in subject_records if r.kind is Kind.EXCLUSION_ADD]
+            current: ExclusionState | MaintenanceState | None = fold_exclusion(effective(subject_records))
+        elif family == "maintenance":
+            states = [MAINTENANCE_STATE]
+            versions = [fold_maintenance([r]) for r in subject_records if r.kind is Kind.MAINTENANCE_ADD]
+            current = fold_maintenance(effective(subject_records))
+        else:
+            continue
+        out.extend(_window(v, state, current=False) for v in versions if v is not None for state in states)
+        if current is not None:
+            out.append(_window(current, _state_of(current), current=True))
+    return out
+
+
+def _state_of(x: ExclusionState | MaintenanceState) -> str:
+    return x.status.value if isinstance(x, ExclusionState) else MAINTENANCE_STATE
+
+
+def _window(x: ExclusionState | MaintenanceState, state: str, *, current: bool) -> LedgerWindow:
+    if isinstance(x, ExclusionState):
+        kind, cause = "exclusion", x.cause.value
+    else:
+        kind, cause = "maintenance", Cause.PLANNED_MAINTENANCE.value
+    return LedgerWindow(
+        ref=x.key,
+        kind=kind,
+        client=x.client,
+        site=x.site,
+        service=x.service,
+        cause=cause,
+        state=state,
+        start=x.start,
+        end=x.end,
+        current=current,
     )
 
 
