@@ -20,8 +20,8 @@ downsampling thins the evidence of raw samples but never changes an outage.
 
 Shipping reads lines, not records: each row keeps the record's line protocol (rendered once, at `put`)
 next to its JSON payload, so a batch is POSTed as stored; the JSON is decoded into `Record`s only where a
-record is needed (`Batch.records`: the embedded store; the quarantine). Rows spooled by an older version
-have no line: it is rendered from the payload when the row is handed out.
+record is needed (`Batch.records`, read from the spool on demand: the embedded store; the quarantine).
+Rows spooled by an older version have no line: it is rendered from the payload when the row is handed out.
 
 `SqliteSpool` is the durable one (SQLite WAL, synchronous=FULL: a put survives kill -9 and power loss);
 `MemorySpool` has the same behaviour, for unit tests. One test suite runs against both.
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -44,32 +44,24 @@ from agent.store.sqlite import connect
 @dataclass(frozen=True)
 class Batch:
     """Records handed out by `begin`: their line protocol (`lines`, what a line-protocol store takes as is)
-    and their JSON payloads, decoded into `records` only when something asks for them."""
+    and, only when something asks for them, the records (`records`: read and decoded by `load`, from the
+    spool: before the batch's `end`)."""
 
     id: int
     seqs: tuple[int, ...]
     lines: tuple[str, ...]
-    payloads: tuple[str, ...] = field(default=(), repr=False)
-    decoded: tuple[Record, ...] | None = field(default=None, repr=False)  # records already at hand
+    load: Callable[[tuple[int, ...]], tuple[Record, ...]] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.seqs)
 
     @cached_property
     def records(self) -> tuple[Record, ...]:
-        if self.decoded is not None:
-            return self.decoded
-        return tuple(Record.from_json(p) for p in self.payloads)
+        return self.load(self.seqs) if self.load is not None and self.seqs else ()
 
     def part(self, start: int, stop: int) -> Batch:
         """Records `start:stop` of this batch (a 413 splits it); same id."""
-        return Batch(
-            self.id,
-            self.seqs[start:stop],
-            self.lines[start:stop],
-            self.payloads[start:stop],
-            None if self.decoded is None else self.decoded[start:stop],
-        )
+        return Batch(self.id, self.seqs[start:stop], self.lines[start:stop], self.load)
 
 
 @dataclass
@@ -156,6 +148,15 @@ CREATE TABLE IF NOT EXISTS edge_state (key TEXT PRIMARY KEY, value TEXT NOT NULL
 
 class SpoolVersionError(RuntimeError):
     """The spool file was written by a newer Vigie (its format is unknown to this one)."""
+
+
+def _rows_where(seqs: Sequence[int]) -> tuple[str, tuple[int | str, ...]]:
+    """A WHERE clause selecting the spool rows `seqs`: a rowid range when they are all of one (the usual
+    batch: consecutive rows, nothing else in between), else a JSON list."""
+    lo, hi = min(seqs), max(seqs)
+    if hi - lo + 1 == len(set(seqs)):  # seqs filling [lo, hi]: exactly the rows of that range
+        return "seq BETWEEN ? AND ?", (lo, hi)
+    return "seq IN (SELECT value FROM json_each(?))", (json.dumps(list(seqs)),)
 
 
 class SqliteSpool:
@@ -256,33 +257,44 @@ class SqliteSpool:
     def begin(self, batch_size: int) -> Batch:
         inflight = self._not_inflight()
         rows = self.db.execute(
-            f"SELECT seq, line, payload FROM spool WHERE seq NOT IN ({inflight}) ORDER BY seq LIMIT ?", (batch_size,)
+            f"SELECT seq, line FROM spool WHERE seq NOT IN ({inflight}) ORDER BY seq LIMIT ?", (batch_size,)
         ).fetchall()
         if not rows:
             return Batch(next(self._batch_ids), (), ())
-        seqs, lines, payloads = zip(*rows, strict=True)
+        seqs, lines = zip(*rows, strict=True)
         if None in lines:  # rows of an older spool format: render their line from the record
-            lines = tuple(Record.from_json(p).line() if x is None else x for x, p in zip(lines, payloads, strict=True))
+            lines = tuple(r.line() if x is None else x for x, r in zip(lines, self._records(seqs), strict=True))
         self._inflight.update(seqs)
-        return Batch(next(self._batch_ids), seqs, lines, payloads)
+        return Batch(next(self._batch_ids), seqs, lines, self._records)
+
+    def _records(self, seqs: tuple[int, ...]) -> tuple[Record, ...]:
+        """The records of spooled rows (read only when a sink needs records, not lines)."""
+        where, args = _rows_where(seqs)
+        payloads = dict(self.db.execute(f"SELECT seq, payload FROM spool WHERE {where}", args))
+        if len(payloads) < len(set(seqs)):
+            raise LookupError(f"{self.path}: a batch's records are read before its end (rows already gone)")
+        return tuple(Record.from_json(payloads[s]) for s in seqs)
 
     def end(self, batch: Batch, accepted: Sequence[int], rejected: Sequence[int]) -> None:
         done = [batch.seqs[i] for i in (*accepted, *rejected)]
+        # An acknowledgement lost in a power cut only sends its batch again (at-least-once, and a replayed
+        # point overwrites itself): it is committed without waiting for the disk; the next put's FULL
+        # commit syncs it with the rest of the write-ahead log.
+        self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("BEGIN IMMEDIATE")
         try:
             if rejected:
+                where, args = _rows_where([batch.seqs[i] for i in rejected])
                 self.db.execute(
                     "INSERT OR REPLACE INTO quarantine (seq, key, payload) "
-                    "SELECT seq, series || ' ' || time_ms, payload FROM spool JOIN series USING (sid) "
-                    "WHERE seq IN (SELECT value FROM json_each(?))",
-                    (json.dumps([batch.seqs[i] for i in rejected]),),
+                    f"SELECT seq, series || ' ' || time_ms, payload FROM spool JOIN series USING (sid) WHERE {where}",
+                    args,
                 )
             if done:  # one statement for the whole batch (a row-by-row delete dominated replays)
-                rows = self.db.execute(
-                    "DELETE FROM spool WHERE seq IN (SELECT value FROM json_each(?)) RETURNING size",
-                    (json.dumps(done),),
-                ).fetchall()
-                self._bytes -= sum(int(r[0]) for r in rows)
+                where, args = _rows_where(done)
+                freed = self.db.execute(f"SELECT coalesce(sum(size), 0) FROM spool WHERE {where}", args).fetchone()
+                self.db.execute(f"DELETE FROM spool WHERE {where}", args)
+                self._bytes -= int(freed[0])
             self.stats.accepted += len(accepted)
             self.stats.rejected += len(rejected)
             self._save_counters()
@@ -292,6 +304,7 @@ class SqliteSpool:
             self._saved = dict(self.db.execute("SELECT name, value FROM counters"))
             raise
         finally:
+            self.db.execute("PRAGMA synchronous=FULL")
             self._inflight.difference_update(batch.seqs)
 
     def pending(self) -> int:
@@ -425,13 +438,12 @@ class MemorySpool:
     def begin(self, batch_size: int) -> Batch:
         seqs = tuple(itertools.islice((s for s in self._rows if s not in self._inflight), batch_size))
         self._inflight.update(seqs)
-        rows = [self._rows[s] for s in seqs]
+        rows = {s: self._rows[s] for s in seqs}
         return Batch(
             next(self._batch_ids),
             seqs,
-            tuple(r.line for r in rows),
-            tuple(r.payload for r in rows),
-            tuple(r.record for r in rows),
+            tuple(r.line for r in rows.values()),
+            lambda part: tuple(rows[s].record for s in part),
         )
 
     def quarantined(self) -> list[Record]:

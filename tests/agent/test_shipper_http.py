@@ -17,7 +17,7 @@ from agent.clock import SystemClock
 from agent.config import InfluxStoreConfig
 from agent.metrics import AgentMetrics
 from agent.shipper import InfluxSink, Shipper, parse_retry_after
-from agent.spool import MemorySpool
+from agent.spool import MemorySpool, SqliteSpool
 from agent.store import schema
 from collectors.base import SecretSource
 
@@ -169,6 +169,32 @@ async def test_413_splits_the_batch(server_factory) -> None:  # type: ignore[no-
     await drain(shipper_for(server, spool, metrics, batch=8), spool)
     assert sorted(server.accepted) == sorted(r.line() for r in records(8))
     assert spool.stats.rejected == 0
+
+
+async def test_a_batch_the_store_took_leaves_the_spool_while_the_next_one_is_sent(server_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    server = server_factory([])
+    spool = SqliteSpool(tmp_path / "spool.db", 1 << 30)
+    spool.put(records(25))
+    shipper = shipper_for(server, spool, AgentMetrics())
+    assert await shipper.ship_once() is None  # a full batch: its acknowledgement waits for the next send
+    assert len(server.accepted) == 10 and spool.pending() == 25
+    assert await shipper.ship_once() is None
+    assert len(server.accepted) == 20 and spool.pending() == 15  # the first batch left during the second send
+    spool.close()  # a crash here: the second batch was taken by the store but is still spooled
+    spool = SqliteSpool(tmp_path / "spool.db", 1 << 30)
+    assert spool.pending() == 15
+    shipper = shipper_for(server, spool, AgentMetrics())
+    task = asyncio.create_task(shipper.run())
+    while len(server.accepted) < 35:
+        await asyncio.sleep(0.02)
+    task.cancel()  # stopping acknowledges what the store took
+    await asyncio.gather(task, return_exceptions=True)
+    assert spool.pending() == 0
+    assert len(server.accepted) == 35  # the second batch twice (at-least-once), nothing lost:
+    assert sorted(set(server.accepted)) == sorted(r.line() for r in records(25))
+    spool.close()
 
 
 def test_retry_after_reads_seconds_and_http_dates() -> None:

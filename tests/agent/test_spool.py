@@ -60,14 +60,29 @@ def test_a_batch_leaves_only_when_acknowledged(make_spool) -> None:  # type: ign
     assert len(batch) == 4 and spool.pending() == 10
     second = spool.begin(4)  # in flight records are not handed out twice
     assert set(batch.seqs).isdisjoint(second.seqs)
+    records = batch.records  # read from the spool on demand: before `end` removes them
     spool.end(batch, accepted=[0, 1], rejected=[2])
     assert spool.pending() == 7
     assert spool.stats.accepted == 2 and spool.stats.rejected == 1
-    assert spool.quarantined() == [batch.records[2]]  # rejected for good, yet kept: nothing measured is lost
+    assert spool.quarantined() == [records[2]]  # rejected for good, yet kept: nothing measured is lost
     spool.end(second, accepted=[], rejected=[])  # nothing acknowledged: all four come back
     again = spool.begin(100)
     assert len(again) == 7
-    assert again.records[0] == batch.records[3]  # the oldest first
+    assert again.records[0] == records[3]  # the oldest first
+
+
+def test_a_batch_with_a_gap_acknowledges_only_its_own_records(make_spool) -> None:  # type: ignore[no-untyped-def]
+    spool = make_spool()
+    spool.put(samples(10))
+    first, second = spool.begin(4), spool.begin(4)
+    spool.end(first, [], [])  # the store did not take it: its records come back, oldest first
+    third = spool.begin(6)  # the four of `first`, then two after `second`: the rows of `second` in between
+    assert third.seqs[:4] == first.seqs and min(third.seqs[4:]) > max(second.seqs) and len(third) == 6
+    kept = [r.key for r in second.records]
+    spool.end(third, accepted=range(6), rejected=[])
+    assert spool.pending() == 4  # `second` is still in flight and still spooled
+    spool.end(second, [], [])
+    assert [r.key for r in spool.begin(10).records] == kept
 
 
 def test_the_same_point_is_spooled_once(make_spool) -> None:  # type: ignore[no-untyped-def]
