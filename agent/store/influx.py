@@ -287,7 +287,9 @@ class InfluxReader:
         self.client.close()
 
     def count(self, measurement: str | None = None) -> int:
-        """Points of a measurement (or of all of them), like `SqliteStore.count`: counted on a field every point has."""
+        """Points of a measurement (or of all of them), like `SqliteStore.count`: counted on a field every point
+        has; a measurement without one (the table rows: vigie_interface, vigie_vm) is counted per series on
+        its most frequent field (exact while one field is in every point of a series, as the tables write)."""
         always = {
             PROBE: "ok",
             STATE: "code",
@@ -297,11 +299,14 @@ class InfluxReader:
             GTR: "elapsed_s",
             EXCLUSION: "end_s",
         }
-        names = [measurement] if measurement else list(always)
         total = 0
-        for name in names:
-            for s in self._one(f"SELECT count({ident(always[name])}) FROM {ident(name)}"):
-                total += sum(int(v[1]) for v in s.values)
+        for name in [measurement] if measurement else schema.MEASUREMENTS:
+            if name in always:
+                q = f"SELECT count({ident(always[name])}) FROM {ident(name)}"
+            else:
+                q = f"SELECT count(*) FROM {ident(name)} GROUP BY *"
+            for s in self._one(q):
+                total += sum(max(int(c or 0) for c in v[1:]) for v in s.values)
         return total
 
     def last_heartbeats(self) -> dict[str, int]:
