@@ -35,13 +35,16 @@ DS = DataSourceRef(type_val="influxdb", uid="${datasource}")
 DATASOURCE_UID = "vigie-influxdb"  # grafana/provisioning/datasources/vigie.yaml
 
 # measurements (agent/store/schema.py; grafana/ does not import the product, the test checks the names)
-PROBE, STATE, OUTAGE, HEARTBEAT, STATEMENT, GTR = (
+PROBE, STATE, OUTAGE, HEARTBEAT, STATEMENT, GTR, EXCLUSION, INTERFACE, VM = (
     "vigie_probe",
     "vigie_state",
     "vigie_outage",
     "vigie_heartbeat",
     "vigie_statement",
     "vigie_gtr",
+    "vigie_exclusion",
+    "vigie_interface",
+    "vigie_vm",
 )
 
 
@@ -74,6 +77,14 @@ STATE_MAP = [
             "1": ValueMappingResult(text="up", color="green", index=0),
             "0": ValueMappingResult(text="down", color="red", index=1),
             "-1": ValueMappingResult(text="unknown", color="gray", index=2),
+        }
+    )
+]
+POWER_MAP = [
+    ValueMap(
+        options={
+            "1": ValueMappingResult(text="on", color="green", index=0),
+            "0": ValueMappingResult(text="off", color="red", index=1),
         }
     )
 ]
@@ -219,7 +230,11 @@ def fleet() -> dashboard.Dashboard:
 def site() -> dashboard.Dashboard:
     scope = f"{_re('client')} AND {_re('site')} AND {_re('service')}"
     return (
-        _base("vigie-site", "Vigie — site detail", "Probe states, RTT, loss, failures and outages of one site.")
+        _base(
+            "vigie-site",
+            "Vigie — site detail",
+            "Probe states, RTT, loss, failures, outages, exclusions, interfaces and VMs of one site.",
+        )
         .with_variable(_tag_var("client", STATE))
         .with_variable(_tag_var("site", STATE, ("client",)))
         .with_variable(_tag_var("service", STATE, ("client", "site")))
@@ -298,6 +313,123 @@ def site() -> dashboard.Dashboard:
                     fmt="table",
                 )
             )
+            .span(12)
+            .height(8)
+        )
+        .with_panel(
+            table.Panel()
+            .title("Exclusions and maintenance windows (ledger)")
+            .description("Current versions only; client-wide and site-wide windows show on every service.")
+            .datasource(DS)
+            .with_target(
+                InfluxQL(
+                    "A",
+                    f'SELECT "duration_s", "end_s" FROM "{EXCLUSION}" WHERE {_re("client")} '
+                    f"AND ({_re('site')} OR \"site\" = '') AND ({_re('service')} OR \"service\" = '') "
+                    'AND "current" = true AND $timeFilter GROUP BY "site", "service", "ref", "kind", "cause", "state"',
+                    fmt="table",
+                )
+            )
+            .span(24)
+            .height(8)
+        )
+        .with_panel(
+            statetimeline.Panel()
+            .title("Interface status (oper)")
+            .datasource(DS)
+            .with_target(
+                InfluxQL(
+                    "A",
+                    f'SELECT last("oper_up") FROM "{INTERFACE}" WHERE {scope} AND $timeFilter '
+                    'GROUP BY time($__interval), "device", "ifname" fill(previous)',
+                    alias="$tag_device $tag_ifname",
+                )
+            )
+            .mappings(STATE_MAP)
+            .span(24)
+            .height(8)
+        )
+        .with_panel(
+            timeseries.Panel()
+            .title("Interface throughput")
+            .datasource(DS)
+            .unit("bps")
+            .with_target(
+                InfluxQL(
+                    "A",
+                    f'SELECT mean("in_bps") AS "in", mean("out_bps") AS "out" FROM "{INTERFACE}" '
+                    f"WHERE {scope} AND $timeFilter "
+                    'GROUP BY time($__interval), "device", "ifname" fill(null)',
+                    alias="$tag_device $tag_ifname $col",
+                )
+            )
+            .span(12)
+            .height(8)
+        )
+        .with_panel(
+            timeseries.Panel()
+            .title("Interface errors and discards (per second)")
+            .datasource(DS)
+            .with_target(
+                InfluxQL(
+                    "A",
+                    'SELECT mean("in_errors_ps") AS "in_errors", mean("out_errors_ps") AS "out_errors", '
+                    'mean("in_discards_ps") AS "in_discards", mean("out_discards_ps") AS "out_discards" '
+                    f'FROM "{INTERFACE}" WHERE {scope} AND $timeFilter '
+                    'GROUP BY time($__interval), "device", "ifname" fill(null)',
+                    alias="$tag_device $tag_ifname $col",
+                )
+            )
+            .span(12)
+            .height(8)
+        )
+        .with_panel(
+            table.Panel()
+            .title("Interfaces now (oper down first)")
+            .datasource(DS)
+            .with_target(
+                InfluxQL(
+                    "A",
+                    'SELECT last("oper_up") AS "oper_up", last("admin_up") AS "admin_up", '
+                    'last("speed_bps") AS "speed_bps", last("in_bps") AS "in_bps", last("out_bps") AS "out_bps" '
+                    f'FROM "{INTERFACE}" WHERE {scope} AND $timeFilter GROUP BY "device", "ifname"',
+                    fmt="table",
+                )
+            )
+            .sort_by([common.TableSortByFieldState().display_name("oper_up").desc(False)])
+            .span(24)
+            .height(8)
+        )
+        .with_panel(
+            statetimeline.Panel()
+            .title("VM power state")
+            .datasource(DS)
+            .with_target(
+                InfluxQL(
+                    "A",
+                    f'SELECT last("power_on") FROM "{VM}" WHERE {scope} AND $timeFilter '
+                    'GROUP BY time($__interval), "device", "vm", "vmid" fill(previous)',
+                    alias="$tag_device $tag_vm ($tag_vmid)",
+                )
+            )
+            .mappings(POWER_MAP)
+            .span(12)
+            .height(8)
+        )
+        .with_panel(
+            table.Panel()
+            .title("VMs now")
+            .datasource(DS)
+            .with_target(
+                InfluxQL(
+                    "A",
+                    'SELECT last("power_on") AS "power_on", last("guest_running") AS "guest_running", '
+                    'last("vcpus") AS "vcpus", last("mem_bytes") AS "mem_bytes" '
+                    f'FROM "{VM}" WHERE {scope} AND $timeFilter GROUP BY "device", "vm", "vmid"',
+                    fmt="table",
+                )
+            )
+            .sort_by([common.TableSortByFieldState().display_name("power_on").desc(False)])
             .span(12)
             .height(8)
         )

@@ -5,6 +5,7 @@ expected series (the SLA month panel shows the availability `sla.statement.compu
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import runpy
@@ -20,11 +21,13 @@ from agent.central import Central, case_for
 from agent.clock import FakeClock
 from agent.config import parse_inventory
 from agent.metrics import AgentMetrics
-from agent.store import schema
+from agent.store import schema, tables
 from agent.store.influx import InfluxQL, Series
 from agent.store.sqlite import SqliteStore
+from collectors.snmp import SnmpCollector
 from sla.statement import compute
 from tests.agent.test_influx_read import INVENTORY, MONTH, NOW, _dataset
+from tests.collectors.test_snmp import v2c
 from tests.influx_support import influx_db
 
 __all__ = ["influx_db"]
@@ -70,14 +73,17 @@ def test_uids_fixed_unique_and_the_datasource_variable() -> None:
         assert "/var/lib/grafana/dashboards/vigie" in p.read_text()
 
 
+MEASUREMENT_NAMES = ("PROBE", "STATE", "OUTAGE", "HEARTBEAT", "STATEMENT", "GTR", "EXCLUSION", "INTERFACE", "VM")
+
+
 def test_dashboards_use_the_schema_names() -> None:
-    assert [GENERATOR[n] for n in ("PROBE", "STATE", "OUTAGE", "HEARTBEAT", "STATEMENT", "GTR")] == list(
-        schema.MEASUREMENTS
-    )
+    assert [GENERATOR[n] for n in MEASUREMENT_NAMES] == [getattr(schema, n) for n in MEASUREMENT_NAMES]
+    assert {GENERATOR[n] for n in MEASUREMENT_NAMES} == set(schema.MEASUREMENTS)
     fields = {*schema.STATEMENT_FIELDS, *schema.HEARTBEAT_FIELDS, *schema.GTR_FIELDS, *schema.STATE_FIELDS}
     fields |= {*schema.OUTAGE_FIELDS, "ok", "duration_s", "rtt_avg_ms", "loss_ratio"}  # icmp collector values
+    fields |= {*schema.EXCLUSION_FIELDS, *tables.INTERFACE_FIELDS, *tables.VM_FIELDS}
     tags = {*schema.PROBE_TAGS, *schema.STATE_TAGS, *schema.OUTAGE_TAGS, *schema.HEARTBEAT_TAGS}
-    tags |= {*schema.STATEMENT_TAGS, *schema.GTR_TAGS}
+    tags |= {*schema.STATEMENT_TAGS, *schema.GTR_TAGS, *schema.EXCLUSION_TAGS, *tables.INTERFACE_TAGS, *tables.VM_TAGS}
     for d in _dashboards().values():
         for _, t in _targets(d):
             names = set(re.findall(r'"([a-z_]+)"', t["query"]))
@@ -149,9 +155,26 @@ def loaded(influx_db: InfluxQL, tmp_path: Path) -> tuple[InfluxQL, Any, SqliteSt
     records.append(schema.gtr(ids=svc, ticket="T-0", clock="6h_business", status="stopped", freeze_reason=None,
                               elapsed_s=7 * 3600, target_s=6 * 3600, frozen_s=0,
                               time_ms=schema.ms(NOW - timedelta(days=1))))  # fmt: skip
+    records += asyncio.run(_interface_and_vm_points(ids))
+    start = schema.ms(NOW - timedelta(hours=5))
+    records.append(schema.exclusion(scope={"client": "acme", "site": "acme-lyon"}, ref="X1", kind="exclusion",
+                                    cause="customer_power", state="accepted", start_ms=start,
+                                    end_ms=start + 3_600_000, current=True))  # fmt: skip
     sqlite.write(records)
     influx_db.write(records)
     return influx_db, inventory, sqlite
+
+
+async def _interface_and_vm_points(ids: dict[str, str]) -> list[schema.Record]:
+    """Two polls of snmpsim's Linux host (rates: 100 kbit/s in on up interfaces) and one of its ESXi host,
+    made into points by the product (agent/store/tables.py) at NOW − 60 s and NOW."""
+    linux = SnmpCollector(v2c("linux_netsnmp-normal", platform="linux_netsnmp", groups=("system", "interfaces")))
+    out = tables.table_records(ids, (await linux.collect("127.0.0.1", NOW)).values, schema.ms(NOW) - 60_000)
+    await asyncio.sleep(1.0)
+    out += tables.table_records(ids, (await linux.collect("127.0.0.1", NOW)).values, schema.ms(NOW))
+    esxi = SnmpCollector(v2c("vmware_esxi-normal", platform="vmware_esxi", groups=("system", "vmware_vms")))
+    return out + tables.table_records({**ids, "device": "esx1"}, (await esxi.collect("127.0.0.1", NOW)).values,
+                                      schema.ms(NOW))  # fmt: skip
 
 
 def _rows(series: list[Series]) -> list[dict[str, Any]]:
@@ -170,7 +193,7 @@ def test_every_panel_query_returns_series(loaded: Any) -> None:
             result = client.query(expand(t["query"]))
             assert result and _rows(result[0]), (name, title, expand(t["query"]))
             ran += 1
-    assert ran >= 20
+    assert ran >= 27
 
 
 def _panel(uid: str, title: str) -> str:
@@ -215,3 +238,34 @@ def test_fleet_gtr_and_agent_panels_show_the_expected_values(loaded: Any) -> Non
     assert {(r["agent"], r["seq"], r["spool_records"]) for r in beats} == {("edge-lyon", 109, 7), ("edge-paris", 1, 0)}
     errors = _rows(q(expand(_panel("vigie-agents", "Shipping errors and rejected points (since agent start)")))[0])
     assert {(r["errors"], r["rejected"]) for r in errors if r["errors"] is not None} == {(2, 1)}
+
+
+def test_site_panels_show_interfaces_vms_and_exclusions(loaded: Any) -> None:
+    client, _, sqlite = loaded
+    q = client.query
+    points = {p.tag("ifname"): p for p in sqlite_points(sqlite, schema.INTERFACE) if p.time_ms == schema.ms(NOW)}
+    now = _rows(q(expand(_panel("vigie-site", "Interfaces now (oper down first)")))[0])
+    assert {r["ifname"]: (r["oper_up"], r["in_bps"]) for r in now} == {
+        name: (p.field("oper_up"), p.field("in_bps")) for name, p in points.items()
+    }
+    assert {r["oper_up"] for r in now} == {0, 1}
+    throughput = q(expand(_panel("vigie-site", "Interface throughput")))[0]
+    means = {s.tags["ifname"]: [r["in"] for r in s.rows() if r["in"] is not None] for s in throughput}
+    for name, p in points.items():  # the hour's mean of one rate: the rate
+        assert means[name] == [pytest.approx(100_000 if p.field("oper_up") else 0, rel=0.15, abs=1)], name
+    status = q(expand(_panel("vigie-site", "Interface status (oper)")))[0]
+    assert {s.tags["ifname"]: [r["last"] for r in s.rows()][-1] for s in status} == {
+        name: p.field("oper_up") for name, p in points.items()
+    }
+    vms = _rows(q(expand(_panel("vigie-site", "VMs now")))[0])
+    assert sorted((r["vm"], r["power_on"], r["guest_running"], r["vcpus"]) for r in vms) == [
+        ("vmwVmDisplayName 1", 1, 1, 8),
+        ("vmwVmDisplayName 2", 0, 0, 9),
+    ]
+    excl = _rows(q(expand(_panel("vigie-site", "Exclusions and maintenance windows (ledger)")))[0])
+    assert [(r["ref"], r["state"], r["duration_s"]) for r in excl] == [("X1", "accepted", 3600)]
+
+
+def sqlite_points(sqlite: SqliteStore, measurement: str) -> list[schema.Record]:
+    rows = sqlite.db.execute("SELECT tags, fields, time_ms FROM points WHERE measurement = ?", (measurement,))
+    return [schema.make(measurement, json.loads(t), json.loads(f), ms) for t, f, ms in rows]
