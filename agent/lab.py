@@ -25,9 +25,10 @@ site's ICMP targets from the "NOC" — the root namespace — as a second vantag
 processes on the embedded SQLite store in LAB_DIR (no server to install). The view reads that store.
 
 Qualification is set for a demo: ICMP every 1 s and SNMP every 2 s, down after 2 failed samples, up after
-2 good ones, microcut below 5 s. GTR clocks: the lab's NOC opens a ticket (written channel) when a GTR
-service is detected down, and notifies restoration when it is seen up again; the clock is computed by
-`sla.gtr.evaluate_ticket` — a lab stand-in for the ledger's real tickets.
+2 good ones, microcut below 5 s. GTR clocks: cutting a site (`vigie lab outage`, the demo) opens a ticket
+(written channel) for its service in the lab's annotation ledger (LAB_DIR/ledger.sqlite), and restoring
+the link notifies its restoration there; the central role reads that ledger like any other, writes each
+ticket's clock as `vigie_gtr` points, and the view shows the latest one.
 """
 
 from __future__ import annotations
@@ -44,19 +45,17 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
 from agent.clock import Clock, SystemClock
+from agent.ledger import Kind, Ledger, Record
 from agent.store import schema
-from agent.store.sqlite import Interval, SqliteStore
-from sla.calendars import HolidayCalendar
-from sla.gtr import evaluate_ticket, target_for
-from sla.model import Channel, Ticket
-from sla.profiles import profile_for
+from agent.store.sqlite import SqliteStore
+from sla.model import Channel
 
 Mode = Literal["netns", "loopback"]
 PREFIX = "10.251"  # the live lab's addresses; the test lab (tests/lab) uses 10.250.0.0/16
@@ -67,6 +66,7 @@ NOC_ID = "lab-noc"
 COMMUNITY = "vigie-lab"
 STOP_GRACE_S = 5.0
 CLI = "from agent.cli import main; main()"
+LEDGER = "ledger.sqlite"  # the lab's annotation ledger, in LAB_DIR
 
 
 def default_dir() -> Path:
@@ -250,7 +250,12 @@ def agent_inventory(agent_id: str, lab_dir: Path, clients: list[dict[str, Any]],
         "log_format": "json",
     }
     if central:
-        agent["central"] = {"heartbeat_timeout_s": 5, "recompute_interval_s": 5, "noc_probes": ["icmp"]}
+        agent["central"] = {
+            "heartbeat_timeout_s": 5,
+            "recompute_interval_s": 5,
+            "noc_probes": ["icmp"],
+            "ledger": str(lab_dir / LEDGER),
+        }
     return {"version": 1, "agent": agent, "clients": clients}
 
 
@@ -470,7 +475,7 @@ class Lab:
             with contextlib.suppress(OSError, ValueError, KeyError):
                 cut = json.loads(path.read_text())
                 if now >= float(cut["until"]):
-                    restore(self.dir, cut["site"])
+                    restore(self.dir, cut["site"], self.clock)
                     restored.append(cut["site"])
         return restored
 
@@ -489,7 +494,7 @@ class Lab:
         if (self.dir / "cuts").exists():
             for path in (self.dir / "cuts").glob("*.json"):
                 with contextlib.suppress(Exception):
-                    restore(self.dir, json.loads(path.read_text())["site"])
+                    restore(self.dir, json.loads(path.read_text())["site"], self.clock)
         for name in ("edge", "central"):
             if name in self.procs:
                 stop_pid(self.procs[name].pid)
@@ -538,15 +543,37 @@ def cut(lab_dir: Path, site: str, seconds: float, clock: Clock | None = None) ->
     else:
         os.kill(int(info["snmp_pid"]), signal.SIGSTOP)
         how = f"SIGSTOP to the site's SNMP agent (PID {info['snmp_pid']})"
-    until = (clock or SystemClock()).now().timestamp() + seconds
+    clock = clock or SystemClock()
+    ticket = open_ticket(lab_dir, site, clock)
+    until = clock.now().timestamp() + seconds
     path = lab_dir / "cuts" / f"{site}.json"
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"site": site, "until": until, "how": how}))
+    tmp.write_text(json.dumps({"site": site, "until": until, "how": how, "ticket": ticket}))
     tmp.replace(path)
-    return how
+    return f"{how}; ticket {ticket} opened in {lab_dir / LEDGER}"
 
 
-def restore(lab_dir: Path, site: str) -> None:
+def open_ticket(lab_dir: Path, site: str, clock: Clock) -> str:
+    """The NOC's ticket for a cut site: opened now, by e-mail (a written channel), in the lab's ledger."""
+    spec = next(s for s in SITES if s.site == site)
+    now = clock.now()
+    ref = f"LAB-{site}-{int(now.timestamp())}"
+    data = {"opened_at": now.isoformat(), "channel": Channel.EMAIL.value}
+    record = Record(
+        Kind.TICKET_OPEN, ref, data, client=spec.client, site=site, service=spec.service, author="vigie lab"
+    )
+    with Ledger(lab_dir / LEDGER, clock) as book:
+        book.append(record)
+    return ref
+
+
+def restore_ticket(lab_dir: Path, ticket: str, clock: Clock) -> None:
+    """The provider's notice of restoration, now."""
+    with Ledger(lab_dir / LEDGER, clock) as book:
+        book.append(Record(Kind.TICKET_RESTORE, ticket, {"restored_at": clock.now().isoformat()}, author="vigie lab"))
+
+
+def restore(lab_dir: Path, site: str, clock: Clock | None = None) -> None:
     state = LabState.read(lab_dir / "lab.json")
     info = state.sites[site]
     if state.mode == "netns":
@@ -557,7 +584,10 @@ def restore(lab_dir: Path, site: str) -> None:
     else:
         with contextlib.suppress(ProcessLookupError):
             os.kill(int(info["snmp_pid"]), signal.SIGCONT)
-    (lab_dir / "cuts" / f"{site}.json").unlink(missing_ok=True)
+    path = lab_dir / "cuts" / f"{site}.json"
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        restore_ticket(lab_dir, str(json.loads(path.read_text())["ticket"]), clock or SystemClock())
+    path.unlink(missing_ok=True)
 
 
 # --- what the view shows -------------------------------------------------------------------------------------
@@ -593,26 +623,16 @@ def month_start_ms(now: datetime) -> int:
     return schema.ms(local.replace(day=1, hour=0, minute=0, second=0, microsecond=0))
 
 
-def gtr_clock(spec: SiteSpec, intervals: list[Interval], now: datetime) -> str:
-    """The lab's GTR board: one ticket per detected down period (opened at detection, restored when up)."""
-    if spec.gtr_option is None:
-        return "-"
-    downs = [i for i in intervals if i.state == "down"]
-    if not downs:
+def gtr_clock(store: SqliteStore, service: str) -> str:
+    """The service's latest GTR clock as the central role wrote it (`vigie_gtr`, from the lab's ledger)."""
+    points = store.latest_gtr(service)
+    if not points:
         return "no ticket"
-    last = downs[-1]
-    opened = datetime.fromtimestamp(last.start_ms / 1000, UTC)
-    restored = None if last.end_ms is None else datetime.fromtimestamp(last.end_ms / 1000, UTC)
-    ticket = Ticket(id=f"lab-{last.start_ms}", opened_at=opened, channel=Channel.EMAIL, restored_at=restored)
-    profile = profile_for(spec.contract, now.date())
-    target = target_for(profile.regime, ticket, spec.access_type, spec.gtr_option)
-    month_end = int(now.timestamp())
-    result = evaluate_ticket(
-        ticket, regime=profile.regime, target=target, month_end=month_end, calendar=HolidayCalendar()
-    )
-    elapsed = timedelta(seconds=int(result.elapsed_hours * 3600))
-    status = "running" if restored is None else "stopped"
-    return f"{status} {elapsed} / {result.target_hours}h"
+    last = max(points, key=lambda r: str(r.tag("ticket")))  # the refs end with the opening time
+    elapsed = timedelta(seconds=int(float(last.field("elapsed_s") or 0)))
+    target_h = float(last.field("target_s") or 0) / 3600
+    reason = last.tag("freeze_reason")
+    return f"{last.tag('status')} {elapsed} / {target_h:g}h" + (f" ({reason})" if reason else "")
 
 
 def snapshot(store: SqliteStore, now: datetime, cuts: dict[str, float]) -> list[ServiceRow]:
@@ -644,7 +664,7 @@ def snapshot(store: SqliteStore, now: datetime, cuts: dict[str, float]) -> list[
                 availability_pct=None if statement is None else statement.get("availability_pct"),
                 measured_pct=None if statement is None else statement.get("measured_pct"),
                 budget_min=None if statement is None else statement.get("budget_min"),
-                gtr=gtr_clock(spec, edge, now),
+                gtr=gtr_clock(store, spec.service),
                 cut_until=cuts.get(spec.site),
             )
         )

@@ -10,7 +10,8 @@ never duplicate. Typed views give the tables the runtime reads:
 - `outages`       — closed down periods with their class (outage | microcut);
 - `heartbeats`    — agent heartbeats;
 - `statements`    — the statement figures written back by the central role;
-- `exclusions`    — the ledger's exclusions and maintenance windows written by the central role.
+- `exclusions`    — the ledger's exclusions and maintenance windows written by the central role;
+- `gtr_clocks`    — the tickets' GTR clocks written by the central role at each recomputation.
 
 Several processes may open the same file (edge and central on one host): WAL lets readers run beside the
 one writer; `busy_timeout` absorbs short lock waits.
@@ -24,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.store.schema import EXCLUSION, HEARTBEAT, OUTAGE, PROBE, STATE, STATEMENT, Record, make
+from agent.store.schema import EXCLUSION, GTR, HEARTBEAT, OUTAGE, PROBE, STATE, STATEMENT, Record, make
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS points (
@@ -70,6 +71,10 @@ CREATE VIEW IF NOT EXISTS exclusions AS
            json_extract(fields, '$.end_s') * 1000 AS end_ms, json_extract(fields, '$.current') AS current, tags,
            fields
     FROM points WHERE measurement = '{EXCLUSION}';
+CREATE VIEW IF NOT EXISTS gtr_clocks AS
+    SELECT json_extract(tags, '$.service') AS service, json_extract(tags, '$.ticket') AS ticket, time_ms, tags,
+           fields
+    FROM points WHERE measurement = '{GTR}';
 """
 
 
@@ -148,6 +153,15 @@ class SqliteStore:
             (int(current),),
         )
         return [_point(EXCLUSION, t, f, int(ms)) for t, f, ms in rows]
+
+    def latest_gtr(self, service: str) -> list[Record]:
+        """The service's GTR clocks of the central role's latest recomputation (one point per ticket)."""
+        rows = self.db.execute(
+            "SELECT tags, fields, time_ms FROM gtr_clocks WHERE service = ?1 "
+            "AND time_ms = (SELECT max(time_ms) FROM gtr_clocks WHERE service = ?1) ORDER BY ticket",
+            (service,),
+        )
+        return [_point(GTR, t, f, int(ms)) for t, f, ms in rows]
 
 
 def _point(measurement: str, tags: str, fields: str, time_ms: int) -> Record:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from agent import lab
 from agent.central import Central, case_for, statement_fields
 from agent.clock import FakeClock
 from agent.config import ConfigError, Inventory, parse_inventory
@@ -328,3 +329,26 @@ def test_gtr_and_exclusion_points_in_influxdb(setup: tuple[Inventory, SqliteStor
     _check_gtr(_gtr([schema.make(schema.GTR, t, f, schema.ms(NOW)) for t, f in zip(tags, fields, strict=True)]))
     assert _windows(reader.exclusions(current=False)) == EXPECTED_WINDOWS
     assert reader.count(schema.EXCLUSION) == len(EXPECTED_WINDOWS)
+
+
+def test_the_lab_opens_and_restores_tickets_the_central_role_clocks(tmp_path: Path) -> None:
+    """`vigie lab outage` opens a ticket in the lab's ledger and the restoration closes it (the ledger half
+    of `lab.cut` / `lab.restore`); the central role reading that ledger writes the clock, and the live
+    view shows the store's latest one."""
+    clock = FakeClock(NOW)
+    store = SqliteStore(tmp_path / "store.db")
+    try:
+        central = Central(parse_inventory(INVENTORY), store, clock, AgentMetrics(), tmp_path / lab.LEDGER)
+        ref = lab.open_ticket(tmp_path, "lyon", clock)
+        clock.advance(600)
+        store.write(central.statements())
+        assert lab.gtr_clock(store, "acme-lyon-internet") == "running 0:10:00 / 6h"
+        assert lab.gtr_clock(store, "bistro-paris-internet") == "no ticket"
+        lab.restore_ticket(tmp_path, ref, clock)
+        clock.advance(600)
+        store.write(central.statements())
+        assert lab.gtr_clock(store, "acme-lyon-internet") == "stopped 0:10:00 / 6h"
+        (point,) = store.latest_gtr("acme-lyon-internet")
+        assert (point.tag("ticket"), point.tag("site"), point.time_ms) == (ref, "acme-lyon", schema.ms(clock.now()))
+    finally:
+        store.close()
