@@ -215,6 +215,8 @@ class AgentRuntime:
             uptime_s=self.clock.monotonic() - self.started,
             spool_records=self.spool.pending(),
             time_ms=schema.ms(self.clock.now()),
+            ship_errors=self.shipper.errors,
+            ship_rejected=self.shipper.rejected,
         )
         self.spool.put([record])
         self.metrics.heartbeats.inc()

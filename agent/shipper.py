@@ -196,7 +196,9 @@ class Shipper:
         self.flush_interval_s = flush_interval_s
         self.max_backoff_s = max_backoff_s
         self.base_backoff_s = base_backoff_s
-        self.failures = 0
+        self.failures = 0  # consecutive, for the back-off
+        self.errors = 0  # failed write attempts since start (the heartbeat's `ship_errors`)
+        self.rejected = 0  # points the store rejected for good since start (the heartbeat's `ship_rejected`)
         self._wake = asyncio.Event()
         self._unacked: tuple[Batch, list[int], list[int]] | None = None
 
@@ -270,6 +272,7 @@ class Shipper:
             self.metrics.auth_failed.set(0)
             return None
         self.metrics.ship_errors.labels(label).inc()
+        self.errors += 1
         if result.outcome is Outcome.SPLIT and len(records) > 1:
             half = len(records) // 2
             first = await self._ship(records.part(0, half), offset, accepted, rejected)
@@ -279,6 +282,7 @@ class Shipper:
         if result.outcome in (Outcome.REJECTED, Outcome.SPLIT):
             rejected.extend(indexes)
             self.metrics.rejected.labels(label).inc(len(records))
+            self.rejected += len(records)
             log.error(
                 "store rejected %d points (HTTP %s): %s",
                 len(records),

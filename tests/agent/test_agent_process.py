@@ -63,6 +63,8 @@ def test_a_full_spool_downsamples_old_samples_keeps_states_and_counts_it(tmp_pat
     assert size <= 64 * 1024
     states = [r for r in kept if r.kind is Kind.STATE]
     assert states, "the service's state change is still spooled"
+    beat = max((r for r in kept if r.kind is Kind.HEARTBEAT), key=lambda r: r.time_ms)
+    assert int(beat.field("ship_errors") or 0) > 0 and beat.field("ship_rejected") == 0  # refused, none rejected
     # recent samples are complete: for each probe the newest few slots are consecutive
     for probe in {r.tag("probe") for r in kept if r.kind is Kind.SAMPLE}:
         times = sorted(r.time_ms for r in kept if r.tag("probe") == probe)

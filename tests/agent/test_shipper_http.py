@@ -128,8 +128,10 @@ async def test_a_400_is_rejected_and_counted_the_rest_goes_on(server_factory) ->
     server = server_factory([(400, {})])
     spool, metrics = MemorySpool(), AgentMetrics()
     spool.put(records(25))
-    await drain(shipper_for(server, spool, metrics), spool)
+    shipper = shipper_for(server, spool, metrics)
+    await drain(shipper, spool)
     assert spool.stats.rejected == 10 and spool.stats.accepted == 15
+    assert (shipper.errors, shipper.rejected) == (1, 10)  # the heartbeat's ship_errors and ship_rejected
     assert len(server.accepted) == 15
     assert metrics.rejected.labels("400")._value.get() == 10
     assert len(spool.quarantined()) == 10  # rejected points are kept, not lost
