@@ -8,17 +8,18 @@ Logs are structured (one JSON object per line by default).
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import gc
 import json
 import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from agent.central import Central
 from agent.clock import Clock, SystemClock
 from agent.config import ConfigError, InfluxStoreConfig, LoadedConfig, LogFormat, Role, load_inventory
 from agent.edge import CollectorFactory, Edge, ScheduledExecutor, default_collector
@@ -27,6 +28,9 @@ from agent.shipper import EmbeddedSink, InfluxSink, Shipper, Sink
 from agent.spool import SqliteSpool
 from agent.store import schema
 from agent.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from agent.central import Central  # imported by the central role only: the edge never loads the ledger
 
 log = logging.getLogger("vigie.agent")
 
@@ -56,6 +60,17 @@ def setup_logging(fmt: LogFormat, level: int = logging.INFO) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def release_free_memory() -> None:
+    """Give the C heap's free pages back to the system (glibc's malloc_trim; elsewhere nothing to do): what
+    start-up and the first SNMP runs freed stays mapped otherwise, and counts in the agent's RSS."""
+    trim = getattr(_LIBC, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
+
+
+_LIBC = ctypes.CDLL(None)
 
 
 class AgentRuntime:
@@ -115,6 +130,8 @@ class AgentRuntime:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         await self._heartbeat()
+        gc.collect()
+        gc.freeze()  # what start-up made lives as long as the process: no collection scans it again
         ship_task = asyncio.create_task(self.shipper.run(), name="shipper")
         log.info("agent started", extra={"agent": agent.id, "role": self.role.value, "config": str(self.config_path)})
         try:
@@ -122,6 +139,9 @@ class AgentRuntime:
         finally:
             log.info("agent stopping", extra={"agent": agent.id})
             self.scheduler.shutdown(wait=False)
+            for edge in (self.edge, self.noc):
+                if edge is not None:
+                    edge.flush()  # the runs in the commit window are spooled
             ship_task.cancel()
             await asyncio.gather(ship_task, return_exceptions=True)
             if server is not None:
@@ -135,6 +155,8 @@ class AgentRuntime:
             self.edge = Edge(inv, self.spool, self.clock, self.metrics, self.collector_factory)
             self.edge.schedule(self.scheduler)
         else:
+            from agent.central import Central
+
             if self.store is None:
                 raise ConfigError(
                     [f"{self.config_path}: the central role reads the embedded store (store.kind: embedded)"]
@@ -169,6 +191,7 @@ class AgentRuntime:
         for edge in (self.edge, self.noc):
             if edge is not None:
                 edge.unschedule(self.scheduler)
+                edge.flush()
         self.edge = self.noc = None
         for job_id in ("central:watch", "central:statements"):
             if self.scheduler.get_job(job_id) is not None:
@@ -221,6 +244,7 @@ class AgentRuntime:
         self.spool.put([record])
         self.metrics.heartbeats.inc()
         self.metrics.observe_spool(self.spool)
+        release_free_memory()
 
     async def _central_watch(self, scheduled_at: Any = None) -> None:
         if self.central is not None:
