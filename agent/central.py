@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from agent import notify_schedule
 from agent.clock import Clock
 from agent.config import Inventory, ServiceConfig
 from agent.ledger import Ledger, LedgerError, ServiceRef, fold_all, slice_for, windows_of, with_ledger
@@ -140,6 +141,7 @@ class Central:
         """One recomputation: each service's statement and GTR clocks, then the ledger's windows."""
         now = self.clock.now()
         month = _month_of(now)
+        notify_schedule.run(self.inventory, self.reader, self.clock, self.ledger_path)  # may add tickets: first
         try:
             records = self._ledger_records()
             view = fold_all(records)

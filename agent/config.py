@@ -319,9 +319,14 @@ class NotificationsConfig(_Strict):
     incident_after_min: int = Field(
         default=15, ge=1, le=1440, description="an outage still open after this long gets an incident notification"
     )
-    drafts: Path = Field(default=Path("vigie-drafts"), description="every message is written here (.eml)")
-    state: Path = Field(default=Path("vigie-notify.sqlite"), description="what was drafted and sent (never twice)")
-    ledger: Path = Field(default=Path("vigie-ledger.sqlite"), description="where notified tickets are recorded")
+    drafts: Path = Field(
+        default=Path("vigie-drafts"),
+        description="every message is written here (.eml); relative to the directory of agent.central.ledger",
+    )
+    state: Path = Field(
+        default=Path("vigie-notify.sqlite"),
+        description="what was drafted and sent, so nothing goes twice; relative to agent.central.ledger's directory",
+    )
     clients: dict[Ident, ClientNotifications] = Field(default_factory=dict, description="client id → its settings")
     reminders: ReminderConfig = Field(default_factory=ReminderConfig)
 

@@ -43,6 +43,7 @@ class SmtpConfig:
     recipients: tuple[str, ...] = (PROVIDER_ADDRESS,)
     cc: tuple[str, ...] = ()
     starttls: bool = False
+    ssl: bool = False  # implicit TLS (port 465)
     username: str | None = None
     password: SecretStr | None = None
     timeout_s: float = 10.0
@@ -95,9 +96,14 @@ def _items(notice: IncidentNotice) -> str:
     )
 
 
-def incident_notification(notice: IncidentNotice, smtp: SmtpConfig, now: datetime) -> EmailMessage:
-    """The written Notification de Défaillance (VGA 5.7, CGV 16), in the contract's language."""
+def incident_notification(
+    notice: IncidentNotice, smtp: SmtpConfig, now: datetime, reference: str | None = None
+) -> EmailMessage:
+    """The written Notification de Défaillance (VGA 5.7, CGV 16), in the contract's language. `reference`:
+    ours, for the provider to quote (the ledger's ticket until the provider's own number is known)."""
     subject = f"Déclaration d'incident — {notice.client} — {notice.site} — {notice.service}"
+    if reference is not None:
+        subject += f" — réf. {reference}"
     body = (
         "Madame, Monsieur,\n\n"
         "Nous vous notifions l'incident suivant, conformément à la procédure de déclaration des incidents "
@@ -150,8 +156,9 @@ def outages_to_notify(
 
 def send(message: EmailMessage, smtp: SmtpConfig) -> None:
     """Send over SMTP; the only I/O of this module. Errors propagate (the caller records and retries)."""
-    with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_s) as client:
-        if smtp.starttls:
+    connect = smtplib.SMTP_SSL if smtp.ssl else smtplib.SMTP
+    with connect(smtp.host, smtp.port, timeout=smtp.timeout_s) as client:
+        if smtp.starttls and not smtp.ssl:
             client.starttls()
         if smtp.username is not None and smtp.password is not None:
             client.login(smtp.username, smtp.password.get_secret_value())
@@ -211,3 +218,23 @@ def claim_reminder(
     else:
         level, text = ReminderLevel.UPCOMING, f"send by {alert_date} (deadline {deadline})"
     return Reminder(client, month, level, deadline, alert_date, days_left, f"{client} {month}: {text}")
+
+
+def reminder_message(reminder: Reminder, amount_eur: str, smtp: SmtpConfig, now: datetime) -> EmailMessage:
+    """The client's own reminder to file (or, past the deadline, the notice that the claim is void)."""
+    if reminder.level is ReminderLevel.VOID:
+        subject = f"Réclamation {reminder.month} — {reminder.client} : délai dépassé, réclamation nulle"
+        action = (
+            f"Le délai de réclamation ({reminder.deadline}) est dépassé : une réclamation serait désormais "
+            "« nulle et non avenue » (STD x.1). Le mois est marqué nul."
+        )
+    else:
+        subject = f"Réclamation {reminder.month} — {reminder.client} : à envoyer avant le {reminder.alert_date}"
+        action = (
+            f"La réclamation n'est pas encore envoyée. Date d'alerte : {reminder.alert_date} ; "
+            f"délai contractuel : {reminder.deadline} (STD x.1), soit {reminder.days_left} jour(s). "
+            f"Générez-la avec : vigie claims build --month {reminder.month} --client {reminder.client}, "
+            f"puis enregistrez l'envoi : vigie claims track {reminder.client} {reminder.month} sent --date …"
+        )
+    body = f"Montant calculé : {amount_eur} EUR.\n\n{action}\n\n({reminder.message})\n"
+    return _message(subject, body, smtp, now)

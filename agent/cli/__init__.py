@@ -19,6 +19,7 @@ _GROUPS: list[tuple[str, str]] = [
     ("maintenance", "maintenance"),
     ("ledger", "ledger"),
     ("claims", "claims"),
+    ("notify", "notify"),
     ("influx", "influx"),
     ("lab", "lab"),
 ]

@@ -16,9 +16,12 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from agent.central import Central
 from agent.clock import FakeClock
-from agent.ledger import Kind, Ledger, LedgerError, Record
+from agent.config import load_inventory
+from agent.ledger import Kind, Ledger, LedgerError, Record, fold_all
 from agent.ledger.records import ClaimStatus, effective, fold_claim
+from agent.metrics import AgentMetrics
 from agent.notify import (
     IncidentNotice,
     ReminderLevel,
@@ -31,6 +34,9 @@ from agent.notify import (
     send,
     written_confirmation,
 )
+from agent.notify_schedule import Notifier
+from agent.store import schema
+from agent.store.sqlite import SqliteStore
 from sla.model import Outage
 
 VIGIE = [sys.executable, "-c", "from agent.cli import main; main()"]
@@ -183,3 +189,292 @@ def test_cli_claims_track(tmp_path: Path) -> None:
     assert sent.returncode == 0 and "sent (drafted 2026-11-05, sent 2026-11-06)" in sent.stdout
     bad = run("acme", "2026-10", "credited", "--date", "2026-12-01")
     assert bad.returncode == 2 and "invoice_reference" in bad.stderr
+
+
+# --- the schedule: incident notifications, confirmations and reminders, each once (agent/notify_schedule.py) ----
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday; October's claim alert date is 30 November
+
+
+def inventory_yaml(port: int, *, send: bool = True, extra: str = "") -> str:
+    return f"""
+version: 1
+agent:
+  id: central-1
+  store: {{kind: embedded, path: vigie.db}}
+  central: {{ledger: ledger.sqlite}}
+clients:
+  - id: acme
+    name: ACME Industries
+    sites:
+      - id: acme-lyon
+        name: Lyon HQ
+        services:
+          - {{id: acme-lyon-internet, contract: internet, monthly_fee_eur: 450.00,
+              devices: [{{name: cpe, address: 192.0.2.1, probes: [{{kind: icmp}}]}}]}}
+          - {{id: acme-lyon-sdsl, contract: internet, monthly_fee_eur: 120.00,
+              devices: [{{name: cpe2, address: 192.0.2.2, probes: [{{kind: icmp}}]}}]}}
+          - {{id: acme-lyon-vga, contract: vga, monthly_fee_eur: 120.00, access_type: analog,
+              gtr_option: 6h_business, devices: [{{name: voice, address: 192.0.2.10, probes: [{{kind: icmp}}]}}]}}
+  - id: globex
+    sites:
+      - id: globex-paris
+        services:
+          - {{id: globex-paris-internet, contract: internet, monthly_fee_eur: 300.00,
+              devices: [{{name: cpe, address: 192.0.2.30, probes: [{{kind: icmp}}]}}]}}
+notifications:
+  from: noc@acme.example
+  send: {"true" if send else "false"}
+  smtp: {{host: 127.0.0.1, port: {port}, security: none, timeout_s: 5}}
+  incident_after_min: 15
+  clients:
+    acme:
+      internal: [jeanne@acme.example]
+      declarant: Jeanne Martin (DSI)
+      contact: Paul Durand, 06 12 34 56 78
+      locations: {{acme-lyon: "12 rue des Lilas, 69003 Lyon"}}
+{extra}"""
+
+
+def down(store: SqliteStore, service: str, start: datetime, end: datetime | None = None) -> None:
+    ids = {"client": "acme", "site": "acme-lyon", "service": service, "agent": "edge-lyon"}
+    points = [schema.state(ids=ids, state="up", source="edge", time_ms=schema.ms(datetime(2026, 9, 1, tzinfo=UTC)))]
+    points.append(schema.state(ids=ids, state="down", source="edge", time_ms=schema.ms(start), cause="icmp_loss"))
+    if end is not None:
+        points.append(schema.state(ids=ids, state="up", source="edge", time_ms=schema.ms(end)))
+    store.write(points)
+
+
+@pytest.fixture
+def site_dir(tmp_path: Path, smtp_server: tuple[Inbox, int]) -> Path:
+    _, port = smtp_server
+    (tmp_path / "inventory.yaml").write_text(inventory_yaml(port), encoding="utf-8")
+    store = SqliteStore(tmp_path / "vigie.db")
+    down(store, "acme-lyon-internet", NOW - timedelta(minutes=20))  # due
+    down(store, "acme-lyon-sdsl", NOW - timedelta(minutes=5))  # not yet
+    down(store, "acme-lyon-vga", NOW - timedelta(minutes=40))  # already notified by phone, below
+    store.close()
+    with Ledger(tmp_path / "ledger.sqlite", FakeClock(NOW)) as book:
+        book.append(
+            Record(
+                Kind.TICKET_OPEN,
+                "VGA-9001",
+                {"opened_at": (NOW - timedelta(minutes=4)).isoformat(), "channel": "phone"},
+                client="acme",
+                site="acme-lyon",
+                service="acme-lyon-vga",
+            )
+        )
+    return tmp_path
+
+
+def notify_run(directory: Path, now: datetime, *extra: str) -> subprocess.CompletedProcess[str]:
+    cmd = [*VIGIE, "notify", "run", str(directory / "inventory.yaml"), "--now", now.isoformat(), *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+def test_due_notifications_are_sent_once_and_recorded_across_restarts(
+    site_dir: Path, smtp_server: tuple[Inbox, int]
+) -> None:
+    inbox, _ = smtp_server
+    first = notify_run(site_dir, NOW)
+    assert first.returncode == 0, first.stderr
+    assert "incident:acme-lyon-internet:" in first.stdout and "confirm:VGA-9001: sent" in first.stdout
+    subjects = sorted(str(m["Subject"]) for _, _, m in inbox.messages)
+    ref = "VIGIE-acme-lyon-internet-20261123T0840Z"
+    assert subjects == [
+        "Confirmation écrite de la déclaration téléphonique — ticket VGA-9001 — Lyon HQ",
+        "Déclaration d'incident — ACME Industries — Lyon HQ — III. Connectivité Internet — acme-lyon-internet — "
+        f"réf. {ref}",
+    ]
+    incident = next(m for _, _, m in inbox.messages if "réf." in str(m["Subject"]))
+    sender, recipients, _ = inbox.messages[0]
+    assert sender == "noc@acme.example"
+    assert recipients == ["telecom@technicophone.fr", "jeanne@acme.example"]
+    text = body(incident)
+    assert "Localisation : 12 rue des Lilas, 69003 Lyon (site Lyon HQ)" in text
+    assert "Début constaté par nos mesures : 23/11/2026 09:40 (CET)" in text
+    # the ledger: our ticket, opened by e-mail when sent (the GTR clock starts), and the phone ticket confirmed
+    with Ledger(site_dir / "ledger.sqlite", FakeClock(NOW)) as book:
+        tickets = {t.ref: t for t in fold_all(book.records()).tickets}
+    assert tickets[ref].channel.value == "email" and tickets[ref].opened_at == NOW
+    assert tickets[ref].service == "acme-lyon-internet" and tickets[ref].site == "acme-lyon"
+    assert tickets["VGA-9001"].confirmed_in_writing_at == NOW
+    assert not confirmation_late(tickets["VGA-9001"].opened_at, NOW)
+    assert len(list((site_dir / "vigie-drafts").glob("*.eml"))) == 2
+
+    # a restart, later: the same outages, nothing sent twice; the sdsl outage is now due
+    second = notify_run(site_dir, NOW + timedelta(minutes=11))
+    assert second.returncode == 0, second.stderr
+    assert len(inbox.messages) == 3
+    assert "incident:acme-lyon-sdsl:" in second.stdout and "1 message(s) handled" in second.stdout
+    third = notify_run(site_dir, NOW + timedelta(minutes=20))
+    assert third.returncode == 0 and "0 message(s) handled" in third.stdout
+    assert len(inbox.messages) == 3
+    assert len({str(m["Message-ID"]) for _, _, m in inbox.messages}) == 3
+
+
+def test_a_message_accepted_before_a_crash_is_not_sent_again_once_recorded(
+    site_dir: Path, smtp_server: tuple[Inbox, int]
+) -> None:
+    """The key is `sending` (the process died after the SMTP server accepted it) and the ledger already holds
+    its ticket (or the confirmation): the next pass only marks it sent."""
+    inbox, _ = smtp_server
+    inventory = load_inventory(site_dir / "inventory.yaml").inventory
+    assert inventory.notifications is not None
+    store = SqliteStore(site_dir / "vigie.db")
+    try:
+        with Notifier(inventory, inventory.notifications, store, FakeClock(NOW), site_dir / "ledger.sqlite") as job:
+            sent = [o for o in job.run() if o.status == "sent"]
+            assert len(sent) == 2 and len(inbox.messages) == 2
+            for o in sent:
+                job.outbox.mark(o.key, "sending")  # as if the process had died before marking them sent
+        with Notifier(inventory, inventory.notifications, store, FakeClock(NOW), site_dir / "ledger.sqlite") as job:
+            assert job.run() == []
+            assert {job.outbox.status(o.key) for o in sent} == {"sent"}
+        assert len(inbox.messages) == 2
+    finally:
+        store.close()
+
+
+def test_an_smtp_failure_is_retried_and_drafts_only_mode_sends_nothing(
+    tmp_path: Path, smtp_server: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp_server
+    closed = free_port()
+    (tmp_path / "inventory.yaml").write_text(inventory_yaml(closed), encoding="utf-8")
+    store = SqliteStore(tmp_path / "vigie.db")
+    down(store, "acme-lyon-internet", NOW - timedelta(minutes=30))
+    store.close()
+    failed = notify_run(tmp_path, NOW)
+    assert failed.returncode == 1 and "incident:acme-lyon-internet:" in failed.stdout and "failed" in failed.stdout
+    with Ledger(tmp_path / "ledger.sqlite", FakeClock(NOW)) as book:
+        assert book.records() == []  # not sent: no ticket, the GTR clock has not started
+    (tmp_path / "inventory.yaml").write_text(inventory_yaml(port), encoding="utf-8")
+    retried = notify_run(tmp_path, NOW + timedelta(minutes=5))
+    assert retried.returncode == 0 and ": sent" in retried.stdout
+    assert len(inbox.messages) == 1
+    with Ledger(tmp_path / "ledger.sqlite", FakeClock(NOW)) as book:
+        (ticket,) = fold_all(book.records()).tickets
+    assert ticket.opened_at == NOW + timedelta(minutes=5)
+
+    drafts_only = tmp_path / "drafts-only"
+    drafts_only.mkdir()
+    (drafts_only / "inventory.yaml").write_text(inventory_yaml(port, send=False), encoding="utf-8")
+    store = SqliteStore(drafts_only / "vigie.db")
+    down(store, "acme-lyon-internet", NOW - timedelta(minutes=30))
+    store.close()
+    for _ in range(2):
+        run = notify_run(drafts_only, NOW)
+        assert run.returncode == 0, run.stderr
+    (draft,) = (drafts_only / "vigie-drafts").glob("*.eml")
+    message = message_from_bytes(draft.read_bytes(), policy=policy.default)
+    assert "réf. VIGIE-acme-lyon-internet-" in str(message["Subject"])
+    assert len(inbox.messages) == 1  # nothing more sent
+    with Ledger(drafts_only / "ledger.sqlite", FakeClock(NOW)) as book:
+        assert book.records() == []  # a draft is not a notification
+
+
+def test_claim_reminders_before_the_alert_date_once_each_then_void_past_the_deadline(
+    tmp_path: Path, smtp_server: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp_server
+    (tmp_path / "inventory.yaml").write_text(inventory_yaml(port), encoding="utf-8")
+    store = SqliteStore(tmp_path / "vigie.db")
+    # October: a 10-hour outage on the internet access, notified by e-mail: 13.50 EUR to claim
+    down(store, "acme-lyon-internet", datetime(2026, 10, 14, 8, tzinfo=UTC), datetime(2026, 10, 14, 18, tzinfo=UTC))
+    store.close()
+    with Ledger(tmp_path / "ledger.sqlite", FakeClock(NOW)) as book:
+        book.append(
+            Record(
+                Kind.TICKET_OPEN,
+                "INT-1",
+                {"opened_at": "2026-10-14T10:05:00+02:00", "channel": "email"},
+                client="acme",
+                site="acme-lyon",
+                service="acme-lyon-internet",
+            )
+        )
+
+    def reminders(day: str) -> list[EmailMessage]:
+        run = notify_run(tmp_path, datetime.fromisoformat(f"{day}T08:00:00+01:00"))
+        assert run.returncode == 0, run.stderr
+        return [m for _, _, m in inbox.messages if str(m["Subject"]).startswith("Réclamation 2026-10")]
+
+    assert reminders("2026-11-22") == []  # eight days before the alert date
+    (first,) = reminders("2026-11-23")  # seven days before
+    assert inbox.messages[-1][1] == ["jeanne@acme.example"]
+    assert str(first["Subject"]) == "Réclamation 2026-10 — acme : à envoyer avant le 2026-11-30"
+    assert "Montant calculé : " in body(first) and "délai contractuel : 2026-12-14" in body(first)
+    assert len(reminders("2026-11-24")) == 1  # not again
+    assert len(reminders("2026-11-30")) == 2  # on the alert date
+    assert len(reminders("2026-12-14")) == 2  # nothing more before the deadline
+    void = reminders("2026-12-15")[-1]  # past the deadline, still not sent: the month is void
+    assert "délai dépassé, réclamation nulle" in str(void["Subject"])
+    assert len(reminders("2026-12-16")) == 3
+
+    # a claim recorded as sent gets no reminder
+    other = tmp_path / "sent"
+    other.mkdir()
+    (other / "inventory.yaml").write_text(inventory_yaml(port), encoding="utf-8")
+    (other / "vigie.db").write_bytes((tmp_path / "vigie.db").read_bytes())
+    with Ledger(other / "ledger.sqlite", FakeClock(NOW)) as book:
+        book.append(Record(Kind.CLAIM_DRAFTED, "acme/2026-10", {"date": "2026-11-20"}, client="acme"))
+        book.append(Record(Kind.CLAIM_SENT, "acme/2026-10", {"date": "2026-11-21"}, client="acme"))
+    before = len(inbox.messages)
+    run = notify_run(other, datetime.fromisoformat("2026-11-30T08:00:00+01:00"))
+    assert run.returncode == 0 and len(inbox.messages) == before
+
+
+def test_the_central_recomputation_notifies_and_counts_the_outage(
+    site_dir: Path, smtp_server: tuple[Inbox, int]
+) -> None:
+    """The hook in Central.statements: once notified, the running outage counts (count_unnotified is false by
+    default: before the notification it did not)."""
+    inbox, _ = smtp_server
+    loaded = load_inventory(site_dir / "inventory.yaml")
+    store = SqliteStore(site_dir / "vigie.db")
+    clock = FakeClock(NOW)
+
+    def counted_minutes(records: list[Any]) -> float:
+        (line,) = [
+            r for r in records if r.measurement == "vigie_statement" and r.tag("service") == "acme-lyon-internet"
+        ]
+        return float(dict(line.fields)["counted_min"])
+
+    try:
+        central = Central(loaded.inventory, store, clock, AgentMetrics(), site_dir / "ledger.sqlite")
+        assert counted_minutes(central.statements()) == 0.0  # the ticket opens now: [start, now) is before it
+        assert len(inbox.messages) == 2
+        clock.advance(300)
+        assert counted_minutes(central.statements()) == 25.0
+        assert len(inbox.messages) == 2
+    finally:
+        store.close()
+
+
+def test_config_check_reports_notification_errors_with_their_line(tmp_path: Path) -> None:
+    text = (
+        inventory_yaml(25)
+        .replace("from: noc@acme.example", "from: noc")
+        .replace("locations: {acme-lyon:", "locations: {acme-paris:")
+        .replace("send: true", "send: true\n  frequency: 3")
+    )
+
+    def line(needle: str) -> int:
+        return next(i for i, row in enumerate(text.splitlines(), 1) if needle in row)
+
+    def check() -> str:
+        (tmp_path / "inventory.yaml").write_text(text, encoding="utf-8")
+        run = subprocess.run(
+            [*VIGIE, "config", "check", str(tmp_path / "inventory.yaml")], capture_output=True, text=True
+        )
+        assert run.returncode == 1
+        return run.stderr
+
+    errors = check()
+    assert f":{line('from: noc')}: notifications.from: String should match pattern" in errors
+    assert f":{line('frequency: 3')}: notifications.frequency: Extra inputs are not permitted" in errors
+    text = text.replace("from: noc\n", "from: noc@acme.example\n").replace("  frequency: 3\n", "")
+    where = line("locations: {acme-paris:")
+    assert f":{where}: notifications.clients.acme.locations.acme-paris: 'acme-paris' is not a site of client" in check()
