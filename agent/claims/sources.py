@@ -32,6 +32,7 @@ from agent.casefile import load_case
 from agent.claims.build import ClaimError, ClaimItem, ClientInfo, FreezeSpan, ProviderInfo
 from agent.ledger import Ledger, ServiceRef, fold_all, slice_for, with_ledger
 from agent.ledger.convert import LedgerView
+from agent.ledger.crosscheck import findings_for
 from sla.calendars import Month, epoch
 from sla.statement import Case, compute
 
@@ -107,13 +108,15 @@ def claim_item(case: Case, ref: ServiceRef, site_label: str, view: LedgerView | 
         part = slice_for(view, ref, case.month)
         case = with_ledger(case, part)
         ids = part.record_ids
+    statement = compute(case)
     return ClaimItem(
         client=ref.client,
         site=site_label,
-        statement=compute(case),
+        statement=statement,
         ledger_record_ids=ids,
         freezes=freezes_of(case),
         source=source,
+        findings=() if view is None else findings_for(view, ref, statement),
     )
 
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,8 @@ from agent.claims.build import ClaimError, build_claim, canonical_json
 from agent.claims.render import CSV_COLUMNS, render_html
 from agent.claims.sources import items_for, read_manifest
 from agent.clock import FakeClock
-from agent.ledger import Kind, Ledger, Record
+from agent.ledger import AUTO_EXCLUSION, AUTO_MAINTENANCE, Kind, Ledger, LedgerError, Record
+from agent.ledger.store import FOLLOW
 from sla.calendars import Month
 
 REPO = Path(__file__).resolve().parents[2]
@@ -104,7 +106,7 @@ def test_the_claim_pack_has_pdf_in_french_and_english_json_and_csv(claim_dir: Pa
     names = sorted(p.name for p in claim_dir.iterdir())
     assert names == sorted(
         ["acme-2026-10-fr.pdf", "acme-2026-10-en.pdf", "acme-2026-10.json"]
-        + [f"acme-2026-10-{t}.csv" for t in ("services", "tickets", "outages", "exclusions")]
+        + [f"acme-2026-10-{t}.csv" for t in ("services", "tickets", "outages", "exclusions", "findings")]
     )
 
 
@@ -304,3 +306,143 @@ def test_several_clients_on_a_pool_of_jobs_give_the_same_packs_in_order(tmp_path
         for lang in ("fr", "en"):
             name = f"c{n}-2026-10-{lang}.pdf"
             assert pdf_pages(tmp_path / "out1" / name) == pdf_pages(tmp_path / "out2" / name)
+
+
+FINDINGS_CASE = """
+month: 2026-10
+service: {id: acme-lyon-fibre, contract: internet, monthly_fee_eur: "450.00", in_service_from: 2024-01-01}
+outages:
+  - {start: 2026-10-05T10:00:00+02:00, end: 2026-10-05T12:00:00+02:00, notified_at: 2026-10-05T10:00:00+02:00}
+  - {start: 2026-10-07T14:00:00+02:00, end: 2026-10-07T15:00:00+02:00, notified_at: 2026-10-07T14:00:00+02:00}
+  - {start: 2026-10-09T09:00:00+02:00, end: 2026-10-09T11:00:00+02:00, notified_at: 2026-10-09T09:00:00+02:00}
+  - {start: 2026-10-12T10:00:00+02:00, end: 2026-10-12T11:00:00+02:00, notified_at: 2026-10-12T10:00:00+02:00}
+"""
+LYON = {"client": "acme", "site": "Lyon", "service": "acme-lyon-fibre"}
+
+
+def ticket(ref: str, opened: str, restored: str) -> list[Record]:
+    return [
+        Record(Kind.TICKET_OPEN, ref, {"opened_at": f"2026-10-{opened}:00+02:00", "channel": "phone"}, **LYON),
+        Record(Kind.TICKET_RESTORE, ref, {"restored_at": f"2026-10-{restored}:00+02:00"}),
+    ]
+
+
+def build_with_ledger(tmp_path: Path, records: list[Record]) -> tuple[list[Record], dict[str, Any], Path]:
+    manifest = write_manifest(tmp_path, {"Lyon": FINDINGS_CASE})
+    with Ledger(tmp_path / "l.sqlite", FakeClock(datetime(2026, 10, 1, tzinfo=UTC))) as book:
+        stored = book.append_many(records)
+    result = vigie(
+        "claims", "build", "--month", "2026-10", "--manifest", str(manifest), "--out", "out", "--today", "2026-11-05",
+        "--ledger", "l.sqlite", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return stored, json.loads((tmp_path / "out" / "acme-2026-10.json").read_text())["annex"], tmp_path / "out"
+
+
+def test_the_annex_lists_what_the_ledger_and_the_measurements_disagree_on(tmp_path: Path) -> None:
+    stored, annex, out = build_with_ledger(
+        tmp_path,
+        [
+            *ticket("T-DOWN", "05T10:10", "05T11:00"),  # notified restored while down until 12:00
+            *ticket("T-LATE", "12T10:05", "12T14:00"),  # service back at 11:00: notified 180 min later
+            *ticket("T-NONE", "20T15:00", "20T16:00"),  # no outage that day
+            *ticket("T-OK", "07T14:05", "07T15:10"),  # restored 10 min after the service came back: fine
+            Record(
+                Kind.EXCLUSION_ADD,
+                AUTO_EXCLUSION,
+                {"cause": "power_cut", "start": "2026-10-22T08:00:00+02:00", "end": "2026-10-22T09:00:00+02:00"},
+                **LYON,
+            ),
+            Record(
+                Kind.MAINTENANCE_ADD,
+                AUTO_MAINTENANCE,
+                {
+                    "received_at": "2026-10-01T09:00:00+02:00",
+                    "start": "2026-10-09T09:30:00+02:00",
+                    "end": "2026-10-09T10:30:00+02:00",
+                },
+                **LYON,
+            ),
+        ],
+    )
+    ids = {r.subject: [x.id for x in stored if x.subject == r.subject] for r in stored}
+    exclusion, maintenance = stored[-2].subject, stored[-1].subject
+    found = [(f["kind"], f["subject"], f["records"]) for f in annex["findings"]]
+    assert found == [
+        ("maintenance_outside_window", maintenance, ids[maintenance]),  # began 30 min before the window
+        ("maintenance_outside_window", maintenance, ids[maintenance]),  # and overran it by 30 min
+        ("restored_while_down", "T-DOWN", ids["T-DOWN"]),
+        ("restored_late", "T-LATE", ids["T-LATE"]),
+        ("ticket_without_outage", "T-NONE", ids["T-NONE"]),
+        ("exclusion_without_outage", exclusion, ids[exclusion]),
+    ]
+    by_kind = {f["kind"]: f for f in annex["findings"]}
+    assert "began 30 min before" in annex["findings"][0]["message"]
+    assert "overran the announced window by 30 min" in annex["findings"][1]["message"]
+    assert annex["findings"][0]["outage_start"] == "2026-10-09T09:00:00+02:00"
+    down = by_kind["restored_while_down"]
+    assert f"ticket T-DOWN (records #{ids['T-DOWN'][0]}, #{ids['T-DOWN'][1]})" in down["message"]
+    assert "down until 2026-10-05T12:00:00+02:00" in down["message"]
+    assert (down["record_end"], down["outage_end"]) == ("2026-10-05T11:00:00+02:00", "2026-10-05T12:00:00+02:00")
+    assert "180 min after the service came back" in by_kind["restored_late"]["message"]
+    assert by_kind["ticket_without_outage"]["outage_start"] is None
+    assert f"exclusion {exclusion} " in by_kind["exclusion_without_outage"]["message"]
+    assert all(f["site"] == "Lyon" and f["service_id"] == "acme-lyon-fibre" for f in annex["findings"])
+    csv_rows = (out / "acme-2026-10-findings.csv").read_text().splitlines()
+    assert len(csv_rows) == 7 and csv_rows[3].startswith("Lyon,acme-lyon-fibre,restored_while_down,T-DOWN,")
+
+    fr = squash(" ".join(pdf_pages(out / "acme-2026-10-fr.pdf", layout=False)[1:]))  # cells in reading order
+    assert "Constats" in fr
+    assert fr.count("Interruption hors de la fenêtre de maintenance annoncée") == 2
+    assert "Rétablissement notifié alors que le service était encore interrompu" in fr
+    assert "Rétablissement notifié longtemps après le retour du service" in fr
+    assert "Ticket sans interruption mesurée autour de lui" in fr
+    assert "Exclusion sans interruption mesurée sur sa période" in fr
+    assert "05/10/2026 10:10 → 05/10/2026 11:00" in fr and "05/10/2026 10:00 → 05/10/2026 12:00" in fr
+    en = squash(" ".join(pdf_pages(out / "acme-2026-10-en.pdf", layout=False)[1:]))
+    assert "Findings" in en and "Restoration notified while the service was still down" in en
+    assert "Ticket with no measured outage around it" in en and f"{exclusion} (#{ids[exclusion][0]})" in en
+    assert "180 min after the service came back" in en  # the detail, in English only
+
+
+def test_a_ledger_that_agrees_with_the_measurements_has_no_findings(tmp_path: Path) -> None:
+    _, annex, out = build_with_ledger(
+        tmp_path,
+        [
+            *ticket("T-OK", "07T14:05", "07T15:10"),
+            Record(
+                Kind.EXCLUSION_ADD,
+                AUTO_EXCLUSION,
+                {"cause": "power_cut", "start": "2026-10-12T10:00:00+02:00", "end": "2026-10-12T11:00:00+02:00"},
+                **LYON,
+            ),
+            Record(Kind.EXCLUSION_ACCEPT, FOLLOW, {}),  # accepted: applied to the outage it covers
+            Record(
+                Kind.MAINTENANCE_ADD,
+                AUTO_MAINTENANCE,
+                {
+                    "received_at": "2026-10-01T09:00:00+02:00",
+                    "start": "2026-10-09T08:00:00+02:00",
+                    "end": "2026-10-09T12:00:00+02:00",
+                },
+                **LYON,
+            ),
+        ],
+    )
+    assert annex["findings"] == []
+    assert len(annex["services"][0]["ledger_records"]) == 5  # the records were used
+    assert annex["outages"][3]["cause"] == "power_cut"
+    assert (out / "acme-2026-10-findings.csv").read_text().splitlines()[1:] == []
+    assert "Constats" not in " ".join(pdf_pages(out / "acme-2026-10-fr.pdf"))
+    assert "Findings" not in " ".join(pdf_pages(out / "acme-2026-10-en.pdf"))
+
+
+def test_a_freeze_outside_its_tickets_life_never_reaches_the_claim(tmp_path: Path) -> None:
+    """No cross-check needed for a freeze overlapping no open ticket time: the ledger refuses it."""
+    with Ledger(tmp_path / "l.sqlite", FakeClock(datetime(2026, 10, 1, tzinfo=UTC))) as book:
+        book.append_many(ticket("T-1", "05T10:10", "05T11:00"))
+        freeze = {"start": "2026-10-05T11:30:00+02:00", "end": "2026-10-05T12:00:00+02:00"}
+        with pytest.raises(LedgerError, match="after the restoration notified at 2026-10-05T11:00:00"):
+            book.append(Record(Kind.TICKET_FREEZE, "T-1", freeze))
+        with pytest.raises(LedgerError, match="before the ticket was opened"):
+            book.append(Record(Kind.TICKET_FREEZE, "T-1", {**freeze, "start": "2026-10-05T10:00:00+02:00"}))
