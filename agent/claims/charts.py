@@ -1,47 +1,39 @@
-"""The month's timeline as a chart (matplotlib, SVG): one row per service instance, with the coverage
-windows (or Heures Ouvrées for VGA) as a light band, outages (counted in red, not counted in pink),
-exclusions applied (grey) or refused (hatched), ticket freezes (blue) and microcuts (ticks).
+"""The month's timeline as a chart (SVG): one row per service instance, with the coverage windows (or
+Heures Ouvrées for VGA) as a light band, outages (counted in red, not counted in pink), exclusions applied
+(grey) or refused (hatched), ticket freezes (blue) and microcuts (ticks), a day grid and a legend.
 
-Site and service names are user input: they are drawn with mathtext parsing off (a `$` in a site name must
-not become a formula), and matplotlib escapes them as XML text in the SVG.
+The SVG is written here, element by element, not drawn with a plotting library: it is a handful of
+rectangles, lines and labels, and writing them costs ~1 ms where matplotlib took ~60 ms per claim and ~30 MB
+per process (docs/claims.md, "Performance"). Compact on purpose: WeasyPrint draws an SVG node by node, so
+each kind of mark is one compound `<path>` (all the coverage bands of a chart are one path), the day grid
+is one path, and odd days are labelled.
 
-Compact on purpose (docs/claims.md, "Performance"): the chart is embedded in both PDFs and WeasyPrint draws
-an SVG node by node, so each kind of mark is one compound path (all the coverage bands of the chart are
-one `<path>`, not 230), the day grid is one path, odd days are labelled and no tick is drawn, and the margins
-are computed from the measured label widths instead of `tight_layout` (which draws the figure twice).
-No pyplot: a bare `Figure` keeps no global state and needs no closing.
+Site and service names are user input: every text goes through `xml.sax.saxutils.escape` (an SVG is XML),
+so a `<` or `&` in a name is drawn as such. Label widths, for the left margin, come from the advance widths
+of the DejaVu Sans font WeasyPrint draws them with (fontconfig's file, read with fontTools, once per process).
 """
 
 from __future__ import annotations
 
-import io
+import functools
+import subprocess
 from collections.abc import Sequence
+from xml.sax.saxutils import escape, quoteattr
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
-from matplotlib.patches import Patch, PathPatch
-from matplotlib.path import Path
+from fontTools.ttLib import TTFont
 
 from agent.claims.build import ClaimItem
 from sla.calendars import Clock, HolidayCalendar, epoch, windows
 from sla.profiles import Regime
 
-matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: smaller files, extractable from the PDF
-matplotlib.rcParams["svg.hashsalt"] = "vigie"  # stable ids: the same month draws the same bytes
-matplotlib.rcParams["font.family"] = "DejaVu Sans"
-
 ROWS_PER_CHART = 12
+FONT = "DejaVu Sans"
 COLOURS = {
     "coverage": "#dbe9f6",
     "counted": "#c0392b",
     "uncounted": "#f1a9a0",
     "excluded": "#7f8c8d",
-    "refused": "#bdc3c7",
+    "refused": "url(#refused)",  # #bdc3c7, hatched: the <pattern> in _chart
     "freeze": "#2e86c1",
     "microcut": "#e67e22",
 }
@@ -53,8 +45,10 @@ LEGEND = (
     ("freeze", "Gel GTR / freeze"),
     ("microcut", "Microcoupure / microcut"),
 )
-WIDTH_IN = 7.5
+PT_PER_IN = 72
+WIDTH = 7.5 * PT_PER_IN  # pt
 LABEL_PT = 7
+LEGEND_PT = 6
 LABEL_MAX_CHARS = 60  # the chart label only: the tables print the full names
 DAY = 86_400.0
 
@@ -78,30 +72,36 @@ class _Marks:
         self.lines.setdefault(kind, []).append((x0, y0, x1, y1))
 
 
-_MOVE, _LINE, _CLOSE = int(Path.MOVETO), int(Path.LINETO), int(Path.CLOSEPOLY)
+@functools.cache
+def _advances() -> tuple[dict[int, int], int, float]:
+    """DejaVu Sans as fontconfig resolves it for WeasyPrint: advance width per code point, the default
+    (`.notdef`) one, and the font's units per em."""
+    path = subprocess.run(
+        ["fc-match", "--format=%{file}", FONT], capture_output=True, text=True, check=True, timeout=10
+    ).stdout
+    font = TTFont(path, lazy=True)
+    metrics = font["hmtx"].metrics
+    advances = {code: metrics[glyph][0] for code, glyph in font.getBestCmap().items()}
+    return advances, metrics[".notdef"][0], float(font["head"].unitsPerEm)
 
 
-def _rect_path(rects: list[tuple[float, float, float, float]]) -> Path:
-    vertices: list[tuple[float, float]] = []
-    codes: list[int] = []
-    for x, w, y, h in rects:
-        vertices += [(x, y), (x + w, y), (x + w, y + h), (x, y + h), (x, y)]
-        codes += [_MOVE, _LINE, _LINE, _LINE, _CLOSE]
-    return Path(vertices, codes)
-
-
-def _line_path(lines: list[tuple[float, float, float, float]]) -> Path:
-    vertices: list[tuple[float, float]] = []
-    codes: list[int] = []
-    for x0, y0, x1, y1 in lines:
-        vertices += [(x0, y0), (x1, y1)]
-        codes += [_MOVE, _LINE]
-    return Path(vertices, codes)
+def text_width(text: str, size: float) -> float:
+    """The width in pt of `text` set in DejaVu Sans at `size` pt (advance widths, no kerning)."""
+    advances, notdef, units = _advances()
+    return sum(advances.get(ord(ch), notdef) for ch in text) * size / units
 
 
 def _label(item: ClaimItem) -> str:
     text = f"{item.site} · {item.statement.service.id}"
     return text if len(text) <= LABEL_MAX_CHARS else text[: LABEL_MAX_CHARS - 1] + "…"
+
+
+def _num(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _text(x: float, y: float, text: str, size: float, anchor: str = "start") -> str:
+    return f'<text x="{_num(x)}" y="{_num(y)}" font-size="{_num(size)}" text-anchor="{anchor}">{escape(text)}</text>'
 
 
 def _chart(items: Sequence[ClaimItem]) -> str:
@@ -132,60 +132,68 @@ def _chart(items: Sequence[ClaimItem]) -> str:
             if m0 <= a < m1:
                 marks.line("microcut", (a - m0) / DAY, y - 0.4, (a - m0) / DAY, y + 0.4)
 
+    n = len(items)
     labels = [_label(it) for it in reversed(items)]
-    height = 1.3 + 0.45 * len(items)
-    fig = Figure(figsize=(WIDTH_IN, height), dpi=72)
-    canvas = FigureCanvasAgg(fig)
-    # Margins from the labels' measured widths (what tight_layout would find, without drawing twice).
-    renderer = canvas.get_renderer()  # type: ignore[no-untyped-call]
-    prop = FontProperties(family="DejaVu Sans", size=LABEL_PT)
-    widest = max(renderer.get_text_width_height_descent(t, prop, ismath=False)[0] for t in labels) / fig.dpi
-    left = min(widest + 0.2, WIDTH_IN * 0.5) / WIDTH_IN
-    right = 1 - 0.15 / WIDTH_IN
-    bottom = 0.75 / height
-    top = 1 - 0.3 / height
-    ax = fig.add_axes((left, bottom, right - left, top - bottom))
+    height = (1.3 + 0.45 * n) * PT_PER_IN
+    # Plot area: the left margin fits the widest label (at most half the width).
+    left = min(max(text_width(t, LABEL_PT) for t in labels) + 0.2 * PT_PER_IN, WIDTH * 0.5)
+    right = WIDTH - 0.15 * PT_PER_IN
+    top, bottom = 0.3 * PT_PER_IN, height - 0.75 * PT_PER_IN
+    sx = (right - left) / n_days  # pt per day
+    sy = (bottom - top) / n  # pt per row; rows span [-0.6, n - 0.4], row 0 at the bottom
 
-    # Day grid first (under the marks), as one path.
-    ax.add_patch(
-        PathPatch(
-            _line_path([(d, -0.6, d, len(items) - 0.4) for d in range(1, round(n_days))]),
-            edgecolor="#eeeeee",
-            linewidth=0.5,
-            fill=False,
+    def px(day: float) -> float:
+        return left + day * sx
+
+    def py(row: float) -> float:
+        return bottom - (row + 0.6) * sy
+
+    def rect_path(rects: list[tuple[float, float, float, float]]) -> str:
+        return "".join(
+            f"M{_num(px(x))} {_num(py(y + h))}h{_num(w * sx)}v{_num(h * sy)}h{_num(-w * sx)}z" for x, w, y, h in rects
         )
-    )
+
+    def line_path(lines: list[tuple[float, float, float, float]]) -> str:
+        return "".join(f"M{_num(px(x0))} {_num(py(y0))}L{_num(px(x1))} {_num(py(y1))}" for x0, y0, x1, y1 in lines)
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_num(WIDTH)}pt" height="{_num(height)}pt" '
+        f'viewBox="0 0 {_num(WIDTH)} {_num(height)}" font-family={quoteattr(FONT)} fill="#000">',
+        '<defs><pattern id="refused" width="4" height="4" patternUnits="userSpaceOnUse" '
+        'patternTransform="rotate(45)"><rect width="4" height="4" fill="#bdc3c7"/>'
+        '<path d="M0 0V4" stroke="#555" stroke-width="0.8"/></pattern></defs>',
+        # the day grid first, under the marks
+        f'<path d="{line_path([(d, -0.6, d, n - 0.4) for d in range(1, round(n_days))])}" '
+        'stroke="#eeeeee" stroke-width="0.5" fill="none"/>',
+    ]
     for kind in ("coverage", "excluded", "refused", "counted", "uncounted", "freeze"):
         if kind in marks.rects:
-            ax.add_patch(
-                PathPatch(
-                    _rect_path(marks.rects[kind]),
-                    facecolor=COLOURS[kind],
-                    hatch="///" if kind == "refused" else None,
-                    linewidth=0,
-                )
-            )
+            out.append(f'<path d="{rect_path(marks.rects[kind])}" fill="{COLOURS[kind]}"/>')
     if "microcut" in marks.lines:
-        ax.add_patch(
-            PathPatch(_line_path(marks.lines["microcut"]), edgecolor=COLOURS["microcut"], linewidth=0.8, fill=False)
+        out.append(
+            f'<path d="{line_path(marks.lines["microcut"])}" stroke="{COLOURS["microcut"]}" '
+            'stroke-width="0.8" fill="none"/>'
         )
-    ax.set_xlim(0, n_days)
-    ax.set_ylim(-0.6, len(items) - 0.4)
-    ax.set_xticks([d + 0.0 for d in range(0, round(n_days), 2)])
-    ax.set_xticklabels([str(d + 1) for d in range(0, round(n_days), 2)], fontsize=LABEL_PT)
-    ax.set_yticks(list(range(len(items))))
-    for label in ax.set_yticklabels(labels, fontsize=LABEL_PT):
-        label.set_parse_math(False)
-    ax.tick_params(bottom=False, left=False)  # the day grid and the rows place the labels: no tick marks
-    ax.set_title(f"{month}", fontsize=9, loc="left")
-    fig.legend(
-        handles=[Patch(facecolor=COLOURS[k], label=text) for k, text in LEGEND],
-        fontsize=6,
-        ncol=3,
-        loc="lower center",
-        bbox_to_anchor=(0.5, 0.02 / height),
-        frameon=False,
+    out.append(
+        f'<rect x="{_num(left)}" y="{_num(top)}" width="{_num(right - left)}" height="{_num(bottom - top)}" '
+        'fill="none" stroke="#000" stroke-width="0.8"/>'
     )
-    out = io.StringIO()
-    fig.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
-    return out.getvalue()
+    out.append(_text(left, top - 5, str(month), 9))
+    out += [_text(px(d), bottom + 3.5 + LABEL_PT, str(d + 1), LABEL_PT, "middle") for d in range(0, round(n_days), 2)]
+    out += [_text(left - 3.5, py(row) + 0.35 * LABEL_PT, label, LABEL_PT, "end") for row, label in enumerate(labels)]
+    # Legend: three columns of two entries, centred under the axes.
+    swatch, gap, line = 2 * LEGEND_PT, 0.8 * LEGEND_PT, 1.6 * LEGEND_PT
+    columns = [LEGEND[i : i + 2] for i in range(0, len(LEGEND), 2)]
+    widths = [swatch + gap + max(text_width(text, LEGEND_PT) for _, text in c) for c in columns]
+    lx = (WIDTH - sum(widths) - 2 * LEGEND_PT * (len(columns) - 1)) / 2
+    for column, width in zip(columns, widths, strict=True):
+        for i, (kind, text) in enumerate(column):
+            y = height - 0.02 * PT_PER_IN - (len(column) - i) * line
+            out.append(
+                f'<rect x="{_num(lx)}" y="{_num(y + 0.15 * LEGEND_PT)}" width="{_num(swatch)}" '
+                f'height="{_num(0.7 * LEGEND_PT)}" fill="{COLOURS[kind]}"/>'
+            )
+            out.append(_text(lx + swatch + gap, y + 0.85 * LEGEND_PT, text, LEGEND_PT))
+        lx += width + 2 * LEGEND_PT
+    out.append("</svg>")
+    return "".join(out)

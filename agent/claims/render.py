@@ -399,7 +399,7 @@ def prepare_batch_process() -> None:
     """For a process that renders many claims (the CLI, its workers, the bench): warm up, then tune the
     cyclic garbage collector. WeasyPrint allocates a few 10^5 objects per document, so the default
     thresholds run a collection every 700 allocations and, every so often, one over the whole heap — the
-    ~100 MB of modules, fonts and matplotlib loaded once. Freezing what is loaded now keeps those out of
+    ~100 MB of modules and fonts loaded once. Freezing what is loaded now keeps those out of
     every collection, and a gen-0 threshold of 10,000 (instead of 700) runs far fewer of them: −20 % of
     CPU per claim (docs/claims.md, "Performance"). Garbage is still collected, so memory stays flat.
     Once per process (a forked worker inherits it done)."""
