@@ -11,10 +11,21 @@ Reports points/s both ways and the ratio to the embedded store. Needs the lab se
     .venv/bin/python bench/store.py            # 100 sites × 30 days (8.64 M points)
     .venv/bin/python bench/store.py --quick    # 10 sites × 3 days
 
-Measured (10 sites × 30 days, 864,000 points): VM write 163 k points/s (2.0× SQLite's 80 k), influxdb 1.6.7
-read 306 k points/s (5.2× SQLite's 59 k). The embedded store's per-probe read scans every sample (the
-`samples` view filters on json_extract, no index by probe), so it grows with sites × points: the full
-100 × 30 run spends most of its time there (over 25 minutes), not in InfluxDB.
+Measured 2026-11-26, 100 sites × 30 days (8,640,000 points, 11 min 40 s wall for the whole run under
+`tests/lab/run`; 2 cores shared with another helper's CPU-bound job and an agent footprint bench, load ≈ 2.6):
+
+    write VM (influxdb-client)       44.76 s   193,014 points/s   7.55× the embedded store
+    write embedded SQLite           338.14 s    25,551 points/s
+    read influxdb 1.6.7 (InfluxQL)   33.92 s   254,680 points/s   0.41× the embedded store
+    read embedded SQLite             13.76 s   628,064 points/s
+
+At 10 sites (864,000 points) it was VM 163 k/s = 2.0× SQLite's 80 k, influxdb 306 k/s = 5.2× SQLite's 59 k.
+The embedded store's read now uses the `samples_by_probe` index (one probe's month without scanning every
+sample), so its read scales with one probe's points and beats InfluxDB's JSON over HTTP. Its write is what
+slows with size (80 k → 26 k points/s for a 7 GB file). Likely cause, not yet measured apart: the primary key
+(series first) and `samples_by_probe` append each new site's month, but `points_by_measurement`
+(measurement, time) takes it across its whole range, so each 5,000-point transaction (synced:
+`synchronous=FULL`) touches pages all over a large index.
 """
 
 from __future__ import annotations
