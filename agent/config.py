@@ -281,6 +281,10 @@ class SmtpServerConfig(_Strict):
     username: str | None = None
     password: SecretSource | None = Field(default=None, description="{env: NAME} or {file: /path}")
     timeout_s: float = Field(default=10.0, gt=0)
+    ca_file: Path | None = Field(
+        default=None,
+        description="CA certificate(s) to trust instead of the system's; relative: to the ledger's directory",
+    )
 
     @model_validator(mode="after")
     def _login_pair(self) -> SmtpServerConfig:

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import enum
 import smtplib
+import ssl
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from pathlib import Path
 
 from pydantic import SecretStr
 
@@ -44,6 +46,7 @@ class SmtpConfig:
     cc: tuple[str, ...] = ()
     starttls: bool = False
     ssl: bool = False  # implicit TLS (port 465)
+    ca_file: Path | None = None  # trust this CA (a private one) instead of the system's
     username: str | None = None
     password: SecretStr | None = None
     timeout_s: float = 10.0
@@ -156,10 +159,16 @@ def outages_to_notify(
 
 def send(message: EmailMessage, smtp: SmtpConfig) -> None:
     """Send over SMTP; the only I/O of this module. Errors propagate (the caller records and retries)."""
-    connect = smtplib.SMTP_SSL if smtp.ssl else smtplib.SMTP
-    with connect(smtp.host, smtp.port, timeout=smtp.timeout_s) as client:
+    # TLS verifies the server's certificate and name (smtplib's own default would not)
+    context = ssl.create_default_context(cafile=smtp.ca_file) if smtp.ssl or smtp.starttls else None
+    client = (
+        smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout_s, context=context)
+        if smtp.ssl
+        else smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_s)
+    )
+    with client:
         if smtp.starttls and not smtp.ssl:
-            client.starttls()
+            client.starttls(context=context)
         if smtp.username is not None and smtp.password is not None:
             client.login(smtp.username, smtp.password.get_secret_value())
         client.send_message(message)

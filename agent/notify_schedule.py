@@ -143,10 +143,14 @@ class Notifier:
         self.config = config
         self.reader = reader
         self.clock = clock
-        base = ledger_path.parent
-        self.drafts = config.drafts if config.drafts.is_absolute() else base / config.drafts
-        self.outbox = Outbox(config.state if config.state.is_absolute() else base / config.state, clock)
+        self.base = ledger_path.parent
+        self.drafts = self._path(config.drafts)
+        self.outbox = Outbox(self._path(config.state), clock)
         self.ledger = Ledger(ledger_path, clock)
+
+    def _path(self, path: Path) -> Path:
+        """Paths of the section are relative to the ledger's directory (the central role's data directory)."""
+        return path if path.is_absolute() else self.base / path
 
     def __enter__(self) -> Notifier:
         return self
@@ -183,6 +187,7 @@ class Notifier:
             username=server.username if server else None,
             password=SecretStr(server.password.reveal()) if server and server.password else None,
             timeout_s=server.timeout_s if server else 10.0,
+            ca_file=self._path(server.ca_file) if server and server.ca_file else None,
         )
 
     def _notice(

@@ -4,9 +4,11 @@ started and stopped by the test), claim reminders, and claim tracking."""
 from __future__ import annotations
 
 import socket
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -15,6 +17,8 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+from pydantic import SecretStr
 
 from agent.central import Central
 from agent.clock import FakeClock
@@ -478,3 +482,75 @@ def test_config_check_reports_notification_errors_with_their_line(tmp_path: Path
     text = text.replace("from: noc\n", "from: noc@acme.example\n").replace("  frequency: 3\n", "")
     where = line("locations: {acme-paris:")
     assert f":{where}: notifications.clients.acme.locations.acme-paris: 'acme-paris' is not a site of client" in check()
+
+
+# --- TLS: STARTTLS with login, implicit TLS, and an untrusted certificate refused ---------------------------
+
+
+OPENSSL_REQ = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+OPENSSL_REQ += ["-addext", "subjectAltName=IP:127.0.0.1"]
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (openssl), the test's own CA."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [*OPENSSL_REQ, "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+class Logins:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def __call__(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        self.seen.append((data.login.decode(), data.password.decode()))
+        return AuthResult(success=data.password == b"s3cret")
+
+
+def test_starttls_with_login_and_implicit_tls_verify_the_server(certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    inbox, logins = Inbox(), Logins()
+    port = free_port()
+    starttls = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=context,
+        require_starttls=True,
+        authenticator=logins,
+        auth_require_tls=True,
+    )
+    starttls.start()
+    try:
+        smtp = SmtpConfig(
+            "127.0.0.1",
+            port,
+            sender="noc@acme.example",
+            starttls=True,
+            username="vigie",
+            password=SecretStr("s3cret"),
+            ca_file=cert,
+        )
+        send(incident_notification(NOTICE, smtp, NOW), smtp)
+        assert logins.seen == [("vigie", "s3cret")] and len(inbox.messages) == 1
+        with pytest.raises(ssl.SSLCertVerificationError):  # the system's CAs do not know this server
+            send(incident_notification(NOTICE, smtp, NOW), replace(smtp, ca_file=None))
+        assert len(inbox.messages) == 1
+    finally:
+        starttls.stop()
+    port = free_port()
+    implicit = Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=context)
+    implicit.start()
+    try:
+        smtp = SmtpConfig("127.0.0.1", port, sender="noc@acme.example", ssl=True, ca_file=cert)
+        send(incident_notification(NOTICE, smtp, NOW), smtp)
+        assert len(inbox.messages) == 2
+    finally:
+        implicit.stop()
