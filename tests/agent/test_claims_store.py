@@ -212,6 +212,12 @@ def test_claims_from_influxdb_equal_claims_from_the_embedded_store(
     assert {t["id"]: t["penalty_pct"] for t in annex["tickets"]} == {"INT-77": "0", "INT-80": "0", "VGA-5538": "5"}
     assert any(x["applied"] for x in annex["exclusions"])
     assert all(s["source"] == "store" for s in annex["services"])
+    # the ledger cross-checked against the measurements read back: the client-wide exclusion finds no outage
+    # on the two services that were up at the time
+    assert [(f["service_id"], f["kind"]) for f in annex["findings"]] == [
+        ("acme-lyon-vga", "exclusion_without_outage"),
+        ("acme-paris-sdsl", "exclusion_without_outage"),
+    ]
 
 
 def case_file(service: dict[str, Any], outages: list[dict[str, str]]) -> str:
