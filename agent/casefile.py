@@ -13,7 +13,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import numpy as np
 import yaml
 from pydantic import (
     AwareDatetime,
@@ -376,6 +375,8 @@ def load_samples(path: Path) -> tuple[ProbeSamples, ...]:
         raise CaseFileError("\n".join(errors))
     if not times:
         raise CaseFileError(f"{path}: no samples")
+    import numpy as np  # here, not at the top: the edge agent imports this module (config) but never numpy
+
     out = []
     for probe in sorted(times):
         t = np.asarray(times[probe], dtype=np.int64)

@@ -12,7 +12,8 @@ Scheduling (APScheduler 3.x, AsyncIOScheduler):
   becomes a failed sample (reason `internal_error`) and a log line with the traceback (nornir's
   `Task.start`).
 
-Qualification (sla-semantics §5) runs at the edge with `sla.qualify`, per service, on a sliding window of
+Qualification (sla-semantics §5) runs at the edge with `sla.qualify` (each probe's window by
+`qualify_window`, the same rule in plain Python: no numpy at the edge), per service, on a sliding window of
 each probe's recent samples: the state at the newest sample time is down / unknown / up, and a change is
 emitted at once as a `vigie_state` point dated when it really began (the first failed sample of the run
 that qualified it, or the first good one of the run that ended it). A down period that ends is also
@@ -30,12 +31,11 @@ import random
 import sys
 import zlib
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.triggers.base import BaseTrigger
 
@@ -47,8 +47,9 @@ from agent.store import schema
 from agent.store.schema import Record
 from agent.store.tables import table_records
 from collectors import COLLECTORS
+from sla.intervals import IntervalSet, clip, normalize
 from sla.profiles import profile_for
-from sla.qualify import GAP_FACTOR, ProbeTimeline, combine, qualify_probe
+from sla.qualify import GAP_FACTOR, ProbeTimeline, combine
 
 log = logging.getLogger("vigie.edge")
 
@@ -156,16 +157,9 @@ class ServiceQualifier:
             default=period[0] - 1,
         )
         timelines: dict[str, ProbeTimeline] = {}
-        for name, window in self.windows.items():
-            times = np.fromiter((t for t, _ in window), dtype=np.int64, count=len(window))
-            oks = np.fromiter((o for _, o in window), dtype=np.bool_, count=len(window))
-            timelines[name] = qualify_probe(
-                times,
-                oks,
-                period=period,
-                down_after=self.down_after,
-                up_after=self.up_after,
-                interval_s=self.intervals[name],
+        for name, w in self.windows.items():
+            timelines[name] = qualify_window(
+                w, period=period, down_after=self.down_after, up_after=self.up_after, interval_s=self.intervals[name]
             )
         tl = combine(timelines, period=period, groups=self.groups, quorum=self.quorum)
         # Evaluate where every probe has reported: a probe with a longer interval (or a slower run, e.g. an
@@ -223,6 +217,41 @@ class ServiceQualifier:
             if name in self.windows:
                 self.windows[name].extend((int(t), bool(o)) for t, o in items)
         self.state, self.since, self.down_since = data["state"], int(data["since"]), data["down_since"]
+
+
+def qualify_window(
+    samples: Iterable[tuple[int, bool]], *, period: tuple[int, int], down_after: int, up_after: int, interval_s: int
+) -> ProbeTimeline:
+    """`sla.qualify.qualify_probe` of a window of (time, ok) samples, sorted, in one plain-Python pass: the
+    edge's windows hold a few samples, and the edge agent does without numpy (~12 MB resident). The same
+    timeline as `qualify_probe` (tests/agent/test_edge.py compares them on random sample streams)."""
+    failing: IntervalSet = []
+    unknown: IntervalSet = []
+    previous: int | None = None
+    passing, run_ok, run_start, run_len, fail_start = True, True, 0, 0, 0
+    for t, ok in samples:
+        if previous is None:
+            unknown.append((t - 10**12, t))  # before the first sample (clipped below)
+        elif t - previous > GAP_FACTOR * interval_s:  # a gap: the segment ends, the next one starts passing
+            if not passing:
+                failing.append((fail_start, previous + interval_s))
+            unknown.append((previous + interval_s, t))
+            passing, run_len = True, 0
+        if run_len and ok == run_ok:
+            run_len += 1
+        else:
+            run_ok, run_start, run_len = ok, t, 1
+        if ok != passing and run_len >= (up_after if ok else down_after):  # a qualifying run toggles the probe
+            if ok:
+                failing.append((fail_start, run_start))
+            fail_start, passing = run_start, ok
+        previous = t
+    if previous is None:
+        return ProbeTimeline(failing=[], unknown=[period] if period[1] > period[0] else [])
+    if not passing:
+        failing.append((fail_start, previous + interval_s))
+    unknown.append((previous + interval_s, previous + interval_s + 10**12))
+    return ProbeTimeline(failing=clip(normalize(failing), *period), unknown=clip(normalize(unknown), *period))
 
 
 def _state_at(now: int, down: list[tuple[int, int]], unknown: list[tuple[int, int]], floor: int) -> tuple[str, int]:

@@ -21,11 +21,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING
 
 from sla.intervals import IntervalSet, clip, intersect, normalize, subtract
+
+if TYPE_CHECKING:  # numpy is imported where samples are qualified: the edge agent combines without it
+    import numpy as np
+    import numpy.typing as npt
 
 GAP_FACTOR = 3  # sla-semantics §5: samples more than 3 × interval_s apart leave a gap
 
@@ -48,12 +50,16 @@ class ServiceTimeline:
 
 def nominal_interval(times: npt.NDArray[np.int64]) -> int:
     """Median spacing of a probe's samples, in whole seconds."""
+    import numpy as np
+
     return _median_spacing(np.diff(times))
 
 
 def _median_spacing(spacing: npt.NDArray[np.int64]) -> int:
     """`int(np.median(spacing))`, checked first against a guess from a subsample: with regular samples the
     two middle values equal the guess, which two comparison passes prove, much cheaper than a partition."""
+    import numpy as np
+
     size = int(spacing.size)
     if size < 1:
         raise QualificationError("a probe with fewer than two samples needs qualification.interval_s")
@@ -78,6 +84,8 @@ def qualify_probe(
     interval_s: int | None = None,
 ) -> ProbeTimeline:
     """Failing and unknown intervals of one probe inside `period`. `times` must be sorted (epoch seconds)."""
+    import numpy as np
+
     start, end = period
     n = int(times.size)
     if n == 0:

@@ -9,10 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_FLOOR, Decimal
-from typing import Any
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any
 
 from sla.availability import (
     availability_pct,
@@ -40,6 +37,10 @@ from sla.model import (
 )
 from sla.profiles import ContractProfile, Regime, profile_for
 from sla.qualify import combine, qualify_probe
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 SIXTY = Decimal(60)
 GTD_MONTHS = 6  # VGA 5.3 "calculé sur une période de six (6) mois"

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
+
 from agent.clock import FakeClock
 from agent.config import ProbeSpec, parse_inventory
-from agent.edge import Edge, GridTrigger, ServiceQualifier
+from agent.edge import Edge, GridTrigger, ServiceQualifier, qualify_window
 from agent.metrics import AgentMetrics
 from agent.spool import MemorySpool
 from agent.store import schema
 from collectors.base import ProbeResult
+from sla.qualify import qualify_probe
 
 T0 = datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
 
@@ -163,3 +167,28 @@ async def test_an_exception_in_a_collector_is_a_failed_sample() -> None:
     records = await edge.run_probe("acme/lyon/net/icmp-cpe", T0)
     assert records[0].field("ok") is False and records[0].tag("reason") == "internal_error"
     assert spool.pending() >= 1
+
+
+def test_the_edge_window_qualifier_matches_sla_qualify_on_random_sample_streams() -> None:
+    """`qualify_window` (plain Python, the edge) gives `sla.qualify.qualify_probe`'s timeline (numpy, the
+    statements) on 3,000 random streams: runs of failures and successes, gaps, every threshold."""
+    rng = random.Random(20260304)
+    with_failing = with_gaps = 0
+    for _ in range(3000):
+        interval = rng.choice((10, 30, 60))
+        down_after, up_after = rng.randint(1, 5), rng.randint(1, 5)
+        t, samples = rng.randint(0, 10**6), []
+        for _ in range(rng.randint(0, 40)):
+            samples.append((t, rng.random() < rng.choice((0.2, 0.5, 0.8))))
+            gap = rng.random() < 0.1
+            t += interval * (rng.randint(3, 8) if gap else 1) + (rng.randint(0, interval // 2) if gap else 0)
+        first = samples[0][0] if samples else 0
+        period = (first - rng.randint(0, 5 * interval), t + rng.randint(-2 * interval, 5 * interval))
+        rule = {"period": period, "down_after": down_after, "up_after": up_after, "interval_s": interval}
+        expected = qualify_probe(
+            np.array([s[0] for s in samples], dtype=np.int64), np.array([s[1] for s in samples], dtype=np.bool_), **rule
+        )
+        assert qualify_window(samples, **rule) == expected, (samples, rule)  # type: ignore[arg-type]
+        with_failing += bool(expected.failing)
+        with_gaps += len(expected.unknown) > 2
+    assert with_failing > 1000 and with_gaps > 500  # the streams exercise both rules, not only the trivial case
