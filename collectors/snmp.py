@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import ipaddress
 import sys
 import time
@@ -23,21 +24,43 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 
-def _import_pysnmp_without_pysmi() -> None:
+def _import_pysnmp_lean() -> None:
     """pysnmp imports pysmi, its MIB *compiler* (and with it `requests`, ~15 MB resident), whenever pysmi is
     installed. This collector uses numeric OIDs only (`lookupMib=False`): nothing is ever compiled. Import
-    pysnmp's compiler hook while pysmi is hidden, so pysnmp keeps its "no compiler" stub; pysmi itself
-    stays importable for anyone else in the process."""
-    if "pysnmp.smi.compiler" in sys.modules or "pysmi" in sys.modules:
+    pysnmp while pysmi is hidden, so pysnmp keeps its "no compiler" stub. `cryptography` (~6.5 MB) is
+    hidden too: only SNMPv3 privacy (authPriv) needs it, and `_load_privacy` gives it to pysnmp when the
+    first authPriv poll is made. Both stay importable for anyone else in the process."""
+    if "pysnmp.smi.compiler" in sys.modules:
         return
-    sys.modules["pysmi"] = None  # type: ignore[assignment]  # `import pysmi.x` raises ImportError
+    hidden = [name for name in ("pysmi", "cryptography") if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # `import name.x` raises ImportError
     try:
+        import pysnmp.hlapi.v3arch.asyncio
         import pysnmp.smi.compiler  # noqa: F401
     finally:
-        del sys.modules["pysmi"]
+        for name in hidden:
+            del sys.modules[name]
 
 
-_import_pysnmp_without_pysmi()
+_PRIVACY_MODULES = (  # pysnmp's ciphers: each imports cryptography, or marks itself PysnmpCryptoError
+    "pysnmp.proto.secmod.rfc3414.priv.des",
+    "pysnmp.proto.secmod.eso.priv.des3",
+    "pysnmp.proto.secmod.rfc3826.priv.aes",
+)
+
+
+def _load_privacy() -> None:
+    """Run again those of pysnmp's cipher modules imported without cryptography (`_import_pysnmp_lean`):
+    a reload re-executes a module in its own namespace, so the cipher objects pysnmp already holds see
+    cryptography from then on."""
+    for name in _PRIVACY_MODULES:
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "PysnmpCryptoError", False):
+            importlib.reload(module)
+
+
+_import_pysnmp_lean()
 
 from pyasn1.type import univ  # noqa: E402
 from pysnmp.error import PySnmpError  # noqa: E402
@@ -360,6 +383,8 @@ class SnmpCollector:
             cfg.auth_key.reveal() if cfg.auth_key is not None and level is not SecurityLevel.NO_AUTH_NO_PRIV else None
         )
         priv_key = cfg.priv_key.reveal() if cfg.priv_key is not None and level is SecurityLevel.AUTH_PRIV else None
+        if priv_key is not None:
+            _load_privacy()
         return UsmUserData(
             cfg.user,
             auth_key,

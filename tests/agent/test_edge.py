@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,6 +43,8 @@ clients:
                 address: 192.0.2.2
                 probes: [{kind: icmp, interval_s: 10, timeout_s: 0.2}]
 """
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def at(seconds: int) -> datetime:
@@ -192,3 +197,34 @@ def test_the_edge_window_qualifier_matches_sla_qualify_on_random_sample_streams(
         with_failing += bool(expected.failing)
         with_gaps += len(expected.unknown) > 2
     assert with_failing > 1000 and with_gaps > 500  # the streams exercise both rules, not only the trivial case
+
+
+def test_the_snmp_collector_loads_cryptography_for_its_first_authpriv_poll_only() -> None:
+    """An edge without SNMPv3 privacy does without `cryptography` (~6.5 MB resident); the first authPriv
+    collector gives it to pysnmp, whose cipher objects made before then encrypt from then on."""
+    code = """
+import os, sys
+from pysnmp.proto.error import StatusInformation
+import collectors.snmp as snmp
+from pysnmp.proto.secmod.rfc3826.priv import aes
+assert "cryptography" not in sys.modules
+cipher = aes.Aes()
+try:
+    cipher.encrypt_data(b"k" * 16, (1, 2, b"\\0" * 8), b"x" * 16)
+    raise SystemExit("encrypted without cryptography")
+except StatusInformation:
+    pass
+os.environ["VIGIE_T_KEY"] = "a-long-enough-key"
+key, oids = {"env": "VIGIE_T_KEY"}, ["1.3.6.1.2.1.1.3.0"]
+v2c = snmp.SnmpConfig.model_validate({"version": "2c", "community": key, "oids": oids})
+snmp.SnmpCollector(v2c)._auth()
+assert "cryptography" not in sys.modules
+v3 = snmp.SnmpConfig.model_validate({"user": "u", "auth_key": key, "priv_key": key, "oids": oids})
+snmp.SnmpCollector(v3)._auth()
+from pyasn1.type import univ
+encrypted, salt = cipher.encrypt_data(univ.OctetString(b"k" * 16), (1, 2, b"\\0" * 8), b"x" * 16)
+assert "cryptography" in sys.modules and len(encrypted) == 16, encrypted
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert done.stdout.strip() == "ok", done.stderr[-2000:]
