@@ -114,6 +114,25 @@ class ScheduledExecutor(AsyncIOExecutor):  # type: ignore[misc]
         self._pending_futures.add(task)
 
 
+async def follow_wall_clock_steps(scheduler: Any, clock: Clock, check_s: float = 1.0, tolerance_s: float = 2.0) -> None:
+    """Reschedule every job of `scheduler` when the wall clock steps (an NTP step: the wall clock moves
+    against the monotonic one by more than `tolerance_s`). APScheduler 3 waits for its jobs' wall-clock
+    fire times: after a step back of an hour it would run nothing for an hour. Each job gets the next fire
+    time of its trigger from the new wall time (the same grid slots: they are wall time by design).
+    Checked every `check_s` of monotonic time; runs until cancelled."""
+    offset = clock.now().timestamp() - clock.monotonic()
+    while True:
+        await asyncio.sleep(check_s)
+        now = clock.now()
+        stepped = now.timestamp() - clock.monotonic() - offset
+        if abs(stepped) <= tolerance_s:
+            continue
+        offset += stepped
+        log.warning("wall clock stepped by %+.1f s; jobs rescheduled from the new time", stepped)
+        for job in scheduler.get_jobs():
+            job.modify(next_run_time=job.trigger.get_next_fire_time(None, now))
+
+
 # --- qualification -----------------------------------------------------------------------------------------
 
 

@@ -22,7 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from agent.clock import Clock, SystemClock
 from agent.config import ConfigError, InfluxStoreConfig, LoadedConfig, LogFormat, Role, load_inventory
-from agent.edge import CollectorFactory, Edge, ScheduledExecutor, default_collector
+from agent.edge import CollectorFactory, Edge, ScheduledExecutor, default_collector, follow_wall_clock_steps
 from agent.metrics import AgentMetrics
 from agent.shipper import EmbeddedSink, InfluxSink, Shipper, Sink
 from agent.spool import SqliteSpool
@@ -133,6 +133,7 @@ class AgentRuntime:
         gc.collect()
         gc.freeze()  # what start-up made lives as long as the process: no collection scans it again
         ship_task = asyncio.create_task(self.shipper.run(), name="shipper")
+        clock_task = asyncio.create_task(follow_wall_clock_steps(self.scheduler, self.clock), name="clock-steps")
         log.info("agent started", extra={"agent": agent.id, "role": self.role.value, "config": str(self.config_path)})
         try:
             await self.stopping.wait()
@@ -143,7 +144,8 @@ class AgentRuntime:
                 if edge is not None:
                     edge.flush()  # the runs in the commit window are spooled
             ship_task.cancel()
-            await asyncio.gather(ship_task, return_exceptions=True)
+            clock_task.cancel()
+            await asyncio.gather(ship_task, clock_task, return_exceptions=True)
             if server is not None:
                 server.shutdown()
             sink.close()

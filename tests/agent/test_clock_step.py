@@ -4,19 +4,25 @@ Driven through the Clock seam with `FakeClock.step` (the wall clock jumps, the m
 - a probe run during which the wall clock jumps +1 h (then −1 h) still reports its true duration;
 - the central role's heartbeat watch times silence on the monotonic clock: a +1 h or −1 h step on the NOC
   host neither makes a live agent look silent nor keeps a dead one alive, and the unknown period starts
-  exactly `heartbeat_timeout_s` after the last heartbeat was seen.
+  exactly `heartbeat_timeout_s` after the last heartbeat was seen;
+- the edge's scheduler (the real APScheduler, its wall clock stepped −1 h): probe runs go on at their
+  cadence (`follow_wall_clock_steps` reschedules the jobs from the new wall time).
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
+import apscheduler.schedulers.base
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
 from agent.central import Central
-from agent.clock import FakeClock
+from agent.clock import FakeClock, SystemClock
 from agent.config import parse_inventory
-from agent.edge import Edge
+from agent.edge import Edge, ScheduledExecutor, follow_wall_clock_steps
 from agent.metrics import AgentMetrics
 from agent.spool import MemorySpool
 from agent.store import schema
@@ -102,3 +108,63 @@ def test_heartbeat_silence_is_timed_on_the_monotonic_clock_across_steps() -> Non
     [record] = central.watch()
     assert states([record]) == [("unknown", "agent_silent")]
     assert record.time_ms == schema.ms(clock.now()) - 1000  # 30 s after the last heartbeat was seen
+
+
+class SteppableClock:
+    """Real time whose wall clock the test steps (an NTP step), without touching the machine's clock."""
+
+    def __init__(self) -> None:
+        self.offset_s = 0.0
+
+    def now(self) -> datetime:
+        return SystemClock().now() + timedelta(seconds=self.offset_s)
+
+    def monotonic(self) -> float:
+        return SystemClock().monotonic()
+
+
+class SlotRecorder:
+    def __init__(self, slots: list[datetime]) -> None:
+        self.slots = slots
+
+    async def collect(self, target: str, scheduled_at: datetime) -> ProbeResult:
+        self.slots.append(scheduled_at)
+        return ProbeResult(kind="icmp", target=target, scheduled_at=scheduled_at, ok=True)
+
+
+def test_probe_runs_go_on_at_their_cadence_after_the_wall_clock_steps_back_an_hour(monkeypatch: Any) -> None:
+    """The real APScheduler, reading the stepped wall clock: after a −1 h step the probe (every 1 s) keeps
+    running every second, on the slots of the new wall time (without the fix: nothing for an hour)."""
+    clock = SteppableClock()
+
+    class SchedulerTime(datetime):  # APScheduler 3 reads `datetime.now` itself: it reads the stepped clock
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return clock.now().astimezone(tz)
+
+    monkeypatch.setattr(apscheduler.schedulers.base, "datetime", SchedulerTime)
+    inv = parse_inventory(INVENTORY.replace("interval_s: 10", "interval_s: 1, jitter_s: 0"))
+    slots: list[datetime] = []
+
+    async def scenario() -> tuple[int, datetime]:
+        edge = Edge(inv, MemorySpool(), clock, AgentMetrics(), lambda spec: SlotRecorder(slots), commit_window_s=0)
+        scheduler = AsyncIOScheduler(executors={"default": ScheduledExecutor()}, timezone="UTC")
+        scheduler.start()
+        edge.schedule(scheduler)
+        watch = asyncio.create_task(follow_wall_clock_steps(scheduler, clock, check_s=0.2))
+        await asyncio.sleep(2.5)
+        before = len(slots)
+        clock.offset_s = -3600.0
+        stepped_at = clock.now()
+        await asyncio.sleep(4.5)
+        scheduler.shutdown(wait=False)
+        watch.cancel()
+        await asyncio.gather(watch, return_exceptions=True)
+        return before, stepped_at
+
+    before, stepped_at = asyncio.run(scenario())
+    after = slots[before:]
+    assert before >= 2
+    assert len(after) >= 3, after  # the runs went on (a stalled scheduler would have none for an hour)
+    assert all(stepped_at - timedelta(seconds=2) <= s <= stepped_at + timedelta(seconds=5) for s in after)
+    assert all((b - a).total_seconds() in (1, 2) for a, b in pairwise(after))  # every second (2: a slot coalesced)
