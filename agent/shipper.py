@@ -229,18 +229,19 @@ class Shipper:
         next call, while that call's batch is on the wire: the spool's work overlaps the store's. Until
         then its records stay in the spool, in flight, so a crash in between sends them again."""
         batch = self.spool.begin(self.batch_size)
-        accepted: list[int] = []
-        rejected: list[int] = []
-        sending = asyncio.ensure_future(self._ship(batch, 0, accepted, rejected)) if len(batch) else None
-        if sending is not None:
-            await asyncio.sleep(0)  # let the send start (its HTTP request runs in a worker thread)
-        self.acknowledge()
-        if sending is None:
+        if not len(batch):
+            self.acknowledge()
             self.spool.end(batch, [], [])
             return self.flush_interval_s
+        accepted: list[int] = []
+        rejected: list[int] = []
+        sending = asyncio.ensure_future(self._ship(batch, 0, accepted, rejected))
         try:
+            await asyncio.sleep(0)  # let the send start (its HTTP request runs in a worker thread)
+            self.acknowledge()  # the previous batch, while this one is on the wire
             wait = await sending
         except BaseException:
+            sending.cancel()
             self.spool.end(batch, accepted, rejected)
             raise
         if accepted:
