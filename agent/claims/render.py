@@ -396,13 +396,14 @@ _prepared = False
 
 
 def prepare_batch_process() -> None:
-    """For a process that renders many claims (the CLI, its workers, the bench): warm up, then tune the
-    cyclic garbage collector. WeasyPrint allocates a few 10^5 objects per document, so the default
-    thresholds run a collection every 700 allocations and, every so often, one over the whole heap — the
-    ~100 MB of modules and fonts loaded once. Freezing what is loaded now keeps those out of
-    every collection, and a gen-0 threshold of 10,000 (instead of 700) runs far fewer of them: −20 % of
-    CPU per claim (docs/claims.md, "Performance"). Garbage is still collected, so memory stays flat.
-    Once per process (a forked worker inherits it done)."""
+    """For a process that renders many claims (the CLI, its workers, the bench): warm up, then take the
+    cyclic garbage collector in hand. WeasyPrint allocates a few 10^5 objects per document, many in
+    reference cycles (boxes and their parents), so the default thresholds run a collection every 700
+    allocations and, every so often, one over the whole heap — the ~100 MB of modules and fonts loaded
+    once. Freezing what is loaded now keeps those out of every collection; automatic collection is then
+    off, and `write_claim` collects once per claim (`collect_claim_garbage`): a claim's garbage is scanned
+    once instead of once per generation it survives, and none of it outlives the claim (docs/claims.md,
+    "Performance"). Once per process (a forked worker inherits it done)."""
     global _prepared
     if _prepared:
         return
@@ -410,7 +411,14 @@ def prepare_batch_process() -> None:
     warm_up()
     gc.collect()
     gc.freeze()
-    gc.set_threshold(10_000, 10, 10)
+    gc.disable()
+
+
+def collect_claim_garbage() -> None:
+    """After a claim's files are written: in a batch process (automatic collection off), free its reference
+    cycles now. Elsewhere the automatic collector does it."""
+    if not gc.isenabled():
+        gc.collect()
 
 
 def render_pdf(html: str, cache: dict[str, Any] | None = None) -> bytes:
@@ -560,6 +568,7 @@ def write_claim(claim: Claim, out_dir: Path, langs: tuple[str, ...] = ("fr", "en
         path = out_dir / f"{stem}-{table}.csv"
         path.write_text(render_csv(claim, table), encoding="utf-8")
         written.append(path)
+    collect_claim_garbage()
     return written
 
 
