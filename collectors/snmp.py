@@ -351,6 +351,9 @@ class SnmpCollector:
         self.clock = clock
         self._engine = engine
         self._groups: dict[str, OidGroup] | None = None
+        # rows of each walk at the last poll: the next GETBULK asks for that many (+1, to see the table's
+        # end) rather than max_repetitions: a 4-row table of 13 columns decodes 65 varbinds, not 195
+        self._walk_rows: dict[tuple[str, ...], int] = {}
 
     # -- configuration that needs no network
     def groups(self) -> dict[str, OidGroup]:
@@ -540,13 +543,16 @@ class SnmpCollector:
         root_t = {r: _oid_tuple(r) for r in roots}
         cursor = {r: root_t[r] for r in roots}
         pending = list(roots)
+        expected = self._walk_rows.get(tuple(roots))
         while pending:
             n = len(pending)
             request = [ObjectType(ObjectIdentity(rfc1902.ObjectName(cursor[r]))) for r in pending]
             if cfg.version is SnmpVersion.V1:
                 err, status, index, varbinds = await next_cmd(engine, auth, target, ctx, *request, lookupMib=False)
             else:
-                reps = max(1, min(cfg.max_repetitions, 200 // n))
+                wanted = cfg.max_repetitions if expected is None else expected + 1
+                expected = None  # a table longer than last time: the next requests ask for the full count
+                reps = max(1, min(wanted, 200 // n))
                 err, status, index, varbinds = await bulk_cmd(
                     engine, auth, target, ctx, 0, reps, *request, lookupMib=False
                 )
@@ -574,6 +580,7 @@ class SnmpCollector:
                 if len(results[root]) > cfg.max_rows:
                     raise ParseError(f"walk of {root} exceeds max_rows={cfg.max_rows}")
             pending = [r for r in pending if r not in done and r in progressed]
+        self._walk_rows[tuple(roots)] = max((len(rows) for rows in results.values()), default=0)
         return results
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+import os
 import random
 import subprocess
 import sys
@@ -228,3 +230,76 @@ print("ok")
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+WALK_IN_NETNS = """
+import asyncio, json, os, shutil, subprocess, sys, tempfile, time
+from datetime import UTC, datetime
+from pathlib import Path
+from agent.lab import stop_pid
+from collectors.snmp import SnmpCollector, SnmpConfig
+
+def links(*names):  # veth pairs (the kernel may lack the dummy type): two rows each
+    for name in names:
+        subprocess.run(["ip", "link", "add", name + "a", "type", "veth", "peer", "name", name + "b"], check=True)
+
+async def rows(collector):
+    result = await collector.collect("127.0.0.1", datetime.now(UTC))
+    assert result.ok, result
+    return sorted(r["ifName"] for r in result.values["groups"]["interfaces"]["rows"].values())
+
+async def main():
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    links("v0")
+    tmp = Path(tempfile.mkdtemp())
+    (tmp / "snmpd.conf").write_text("agentAddress udp:127.0.0.1:16161\\nrocommunity public 127.0.0.1\\n")
+    env = {**os.environ, "SNMP_PERSISTENT_DIR": str(tmp), "MIBS": "", "MIBDIRS": "/nonexistent"}
+    snmpd = subprocess.Popen(["snmpd", "-f", "-Lo", "-C", "-c", str(tmp / "snmpd.conf")], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        os.environ["VIGIE_T_COMMUNITY"] = "public"
+        cfg = SnmpConfig.model_validate({"version": "2c", "community": {"env": "VIGIE_T_COMMUNITY"}, "port": 16161,
+                                         "platform": "linux_netsnmp", "groups": ["interfaces"], "timeout_s": 1})
+        collector = SnmpCollector(cfg)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                first = await rows(collector)
+                break
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+        hint = dict(collector._walk_rows)
+        links("v1", "v2")  # the table grows past what the first GETBULK will ask for
+        second = first
+        while second == first and time.monotonic() < deadline + 20:  # snmpd caches its ifTable a few s
+            await asyncio.sleep(0.5)
+            second = await rows(collector)
+        print(json.dumps({"first": first, "second": second, "hint": list(hint.values()),
+                          "hint_after": list(collector._walk_rows.values())}))
+    finally:
+        stop_pid(snmpd.pid)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+asyncio.run(main())
+"""
+
+
+def test_an_snmp_walk_sized_by_the_last_poll_still_reads_a_table_that_grew(tmp_path: Path) -> None:
+    """The SNMP collector's GETBULK asks for as many rows as the table had at the last poll (+1): a table
+    that grew since is still read to its end. A real snmpd in a network namespace of this test, whose
+    interface table grows from 3 to 7 rows between two polls."""
+    netns = f"vigie-walk-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", netns], check=True)
+    try:
+        done = subprocess.run(
+            ["ip", "netns", "exec", netns, sys.executable, "-c", WALK_IN_NETNS],
+            capture_output=True, text=True, timeout=120, cwd=REPO,
+        )  # fmt: skip
+    finally:
+        subprocess.run(["ip", "netns", "del", netns], check=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["first"] == ["lo", "v0a", "v0b"] and seen["hint"] == [3]
+    assert seen["second"] == ["lo", "v0a", "v0b", "v1a", "v1b", "v2a", "v2b"] and seen["hint_after"] == [7]
