@@ -14,13 +14,16 @@ from typing import Any
 
 import pytest
 
+from agent.casefile import load_case
 from agent.claims.build import ClaimError, build_claim, canonical_json
 from agent.claims.render import CSV_COLUMNS, render_html
 from agent.claims.sources import items_for, read_manifest
 from agent.clock import FakeClock
-from agent.ledger import AUTO_EXCLUSION, AUTO_MAINTENANCE, Kind, Ledger, LedgerError, Record
+from agent.ledger import AUTO_EXCLUSION, AUTO_MAINTENANCE, Kind, Ledger, LedgerError, Record, ServiceRef, fold_all
+from agent.ledger.crosscheck import FindingKind, findings_for
 from agent.ledger.store import FOLLOW
 from sla.calendars import Month
+from sla.statement import compute
 
 REPO = Path(__file__).resolve().parents[2]
 VIGIE = [sys.executable, "-c", "from agent.cli import main; main()"]
@@ -317,12 +320,19 @@ outages:
   - {start: 2026-10-09T09:00:00+02:00, end: 2026-10-09T11:00:00+02:00, notified_at: 2026-10-09T09:00:00+02:00}
   - {start: 2026-10-12T10:00:00+02:00, end: 2026-10-12T11:00:00+02:00, notified_at: 2026-10-12T10:00:00+02:00}
 """
-LYON = {"client": "acme", "site": "Lyon", "service": "acme-lyon-fibre"}
+
+
+def lyon(kind: Kind, subject: str, data: dict[str, Any], service: str = "acme-lyon-fibre") -> Record:
+    return Record(kind, subject, data, client="acme", site="Lyon", service=service)
+
+
+def opening(ref: str, at: str, service: str = "acme-lyon-fibre") -> Record:
+    return lyon(Kind.TICKET_OPEN, ref, {"opened_at": at, "channel": "phone"}, service)
 
 
 def ticket(ref: str, opened: str, restored: str) -> list[Record]:
     return [
-        Record(Kind.TICKET_OPEN, ref, {"opened_at": f"2026-10-{opened}:00+02:00", "channel": "phone"}, **LYON),
+        opening(ref, f"2026-10-{opened}:00+02:00"),
         Record(Kind.TICKET_RESTORE, ref, {"restored_at": f"2026-10-{restored}:00+02:00"}),
     ]
 
@@ -347,13 +357,12 @@ def test_the_annex_lists_what_the_ledger_and_the_measurements_disagree_on(tmp_pa
             *ticket("T-LATE", "12T10:05", "12T14:00"),  # service back at 11:00: notified 180 min later
             *ticket("T-NONE", "20T15:00", "20T16:00"),  # no outage that day
             *ticket("T-OK", "07T14:05", "07T15:10"),  # restored 10 min after the service came back: fine
-            Record(
+            lyon(
                 Kind.EXCLUSION_ADD,
                 AUTO_EXCLUSION,
                 {"cause": "power_cut", "start": "2026-10-22T08:00:00+02:00", "end": "2026-10-22T09:00:00+02:00"},
-                **LYON,
             ),
-            Record(
+            lyon(
                 Kind.MAINTENANCE_ADD,
                 AUTO_MAINTENANCE,
                 {
@@ -361,7 +370,6 @@ def test_the_annex_lists_what_the_ledger_and_the_measurements_disagree_on(tmp_pa
                     "start": "2026-10-09T09:30:00+02:00",
                     "end": "2026-10-09T10:30:00+02:00",
                 },
-                **LYON,
             ),
         ],
     )
@@ -410,14 +418,13 @@ def test_a_ledger_that_agrees_with_the_measurements_has_no_findings(tmp_path: Pa
         tmp_path,
         [
             *ticket("T-OK", "07T14:05", "07T15:10"),
-            Record(
+            lyon(
                 Kind.EXCLUSION_ADD,
                 AUTO_EXCLUSION,
                 {"cause": "power_cut", "start": "2026-10-12T10:00:00+02:00", "end": "2026-10-12T11:00:00+02:00"},
-                **LYON,
             ),
             Record(Kind.EXCLUSION_ACCEPT, FOLLOW, {}),  # accepted: applied to the outage it covers
-            Record(
+            lyon(
                 Kind.MAINTENANCE_ADD,
                 AUTO_MAINTENANCE,
                 {
@@ -425,7 +432,6 @@ def test_a_ledger_that_agrees_with_the_measurements_has_no_findings(tmp_path: Pa
                     "start": "2026-10-09T08:00:00+02:00",
                     "end": "2026-10-09T12:00:00+02:00",
                 },
-                **LYON,
             ),
         ],
     )
@@ -446,3 +452,23 @@ def test_a_freeze_outside_its_tickets_life_never_reaches_the_claim(tmp_path: Pat
             book.append(Record(Kind.TICKET_FREEZE, "T-1", freeze))
         with pytest.raises(LedgerError, match="before the ticket was opened"):
             book.append(Record(Kind.TICKET_FREEZE, "T-1", {**freeze, "start": "2026-10-05T10:00:00+02:00"}))
+
+
+def test_findings_look_at_the_records_of_that_service_and_month_only(tmp_path: Path) -> None:
+    (tmp_path / "case.yaml").write_text(FINDINGS_CASE)
+    statement = compute(load_case(tmp_path / "case.yaml"))
+    with Ledger(tmp_path / "l.sqlite", FakeClock(datetime(2026, 12, 1, tzinfo=UTC))) as book:
+        book.append_many(
+            [
+                # not restored: opened during the 5 Oct outage → nothing; opened on a quiet day → a finding
+                opening("T-OPEN", "2026-10-05T10:30:00+02:00"),
+                opening("T-QUIET", "2026-10-25T10:00:00+01:00"),
+                # another service, another month: not this statement's business
+                opening("T-OTHER", "2026-10-25T10:00:00+01:00", "acme-lyon-backup"),
+                opening("T-NOV", "2026-11-10T10:00:00+01:00"),
+            ]
+        )
+        view = fold_all(book.records(client="acme"))
+    found = findings_for(view, ServiceRef("acme", "Lyon", "acme-lyon-fibre"), statement)
+    assert [(f.kind, f.subject, f.record_end) for f in found] == [(FindingKind.TICKET_WITHOUT_OUTAGE, "T-QUIET", None)]
+    assert "no outage measured from 2026-10-25T09:00:00+01:00 to 2026-10-25T11:00:00+01:00" in found[0].message
