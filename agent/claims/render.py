@@ -403,14 +403,14 @@ def prepare_batch_process() -> None:
     once. Freezing what is loaded now keeps those out of every collection; automatic collection is then
     off, and `write_claim` collects once per claim (`collect_claim_garbage`): a claim's garbage is scanned
     once instead of once per generation it survives, and none of it outlives the claim (docs/claims.md,
-    "Performance"). Once per process (a forked worker inherits it done)."""
+    "Performance"). The warm-up and freeze happen once per process (a forked worker inherits them done);
+    `write_claims` turns automatic collection back on when its batch is over, if it was on."""
     global _prepared
-    if _prepared:
-        return
-    _prepared = True
-    warm_up()
-    gc.collect()
-    gc.freeze()
+    if not _prepared:
+        _prepared = True
+        warm_up()
+        gc.collect()
+        gc.freeze()
     gc.disable()
 
 
@@ -587,12 +587,18 @@ def _write_one(claim: Claim, out_dir: Path) -> list[Path]:
 def write_claims(claims: Sequence[Claim], out_dir: Path, jobs: int | None = None) -> Iterator[tuple[Claim, list[Path]]]:
     """`write_claim` for each claim, on a pool of `jobs` processes (default: one per core); yields each claim
     with its files, in the order given. One claim, or one job, runs here without a pool. Meant for a batch
-    process (the CLI): see `prepare_batch_process`, which it calls."""
+    process (the CLI): see `prepare_batch_process`, which it calls; this process gets its automatic garbage
+    collection back afterwards."""
     jobs = min(jobs or default_jobs(), len(claims))
+    collecting = gc.isenabled()
     prepare_batch_process()  # forked workers inherit it; the initializer covers other start methods
-    if jobs <= 1:
-        for claim in claims:
-            yield claim, write_claim(claim, out_dir)
-        return
-    with ProcessPoolExecutor(max_workers=jobs, initializer=prepare_batch_process) as pool:
-        yield from zip(claims, pool.map(_write_one, claims, [out_dir] * len(claims)), strict=True)
+    try:
+        if jobs <= 1:
+            for claim in claims:
+                yield claim, write_claim(claim, out_dir)
+            return
+        with ProcessPoolExecutor(max_workers=jobs, initializer=prepare_batch_process) as pool:
+            yield from zip(claims, pool.map(_write_one, claims, [out_dir] * len(claims)), strict=True)
+    finally:
+        if collecting:
+            gc.enable()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import shutil
@@ -16,7 +17,7 @@ import pytest
 
 from agent.casefile import load_case
 from agent.claims.build import ClaimError, build_claim, canonical_json
-from agent.claims.render import CSV_COLUMNS, render_html
+from agent.claims.render import CSV_COLUMNS, render_html, write_claims
 from agent.claims.sources import items_for, read_manifest
 from agent.clock import FakeClock
 from agent.ledger import AUTO_EXCLUSION, AUTO_MAINTENANCE, Kind, Ledger, LedgerError, Record, ServiceRef, fold_all
@@ -472,3 +473,15 @@ def test_findings_look_at_the_records_of_that_service_and_month_only(tmp_path: P
     found = findings_for(view, ServiceRef("acme", "Lyon", "acme-lyon-fibre"), statement)
     assert [(f.kind, f.subject, f.record_end) for f in found] == [(FindingKind.TICKET_WITHOUT_OUTAGE, "T-QUIET", None)]
     assert "no outage measured from 2026-10-25T09:00:00+01:00 to 2026-10-25T11:00:00+01:00" in found[0].message
+
+
+def test_a_batch_collects_garbage_per_claim_and_gives_the_collector_back(tmp_path: Path) -> None:
+    _, groups = read_manifest(write_manifest(tmp_path, {"Lyon": INTERNET_CASE}))
+    claim = build_claim(groups[0].client, items_for(groups[0], Month(2026, 10)), today=date(2026, 11, 5))
+    assert gc.isenabled()
+    batch = write_claims([claim, claim], tmp_path / "out", jobs=1)
+    _, files = next(batch)
+    assert not gc.isenabled()  # during the batch: one collection per claim, by write_claim
+    assert {p.name for p in files} >= {"acme-2026-10-fr.pdf", "acme-2026-10-findings.csv"}
+    assert len(list(batch)) == 1
+    assert gc.isenabled()
