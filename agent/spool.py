@@ -166,6 +166,7 @@ class SqliteSpool:
         self.db = connect(path)
         self._migrate()
         self._inflight: set[int] = set()
+        self._handed = 0  # every spooled row up to this seq is in flight: `begin` reads after it
         self._batch_ids = itertools.count(1)
         self._bytes = int(self.db.execute("SELECT coalesce(sum(size), 0) FROM spool").fetchone()[0])
         self.stats = SpoolStats(**{n: v for n, v in self.db.execute("SELECT name, value FROM counters")})
@@ -255,13 +256,15 @@ class SqliteSpool:
         return [Record.from_json(p) for (p,) in self.db.execute("SELECT payload FROM quarantine ORDER BY seq")]
 
     def begin(self, batch_size: int) -> Batch:
-        inflight = self._not_inflight()
+        inflight = self._not_inflight(after=self._handed)  # rows given back below later batches still in flight
         rows = self.db.execute(
-            f"SELECT seq, line FROM spool WHERE seq NOT IN ({inflight}) ORDER BY seq LIMIT ?", (batch_size,)
+            f"SELECT seq, line FROM spool WHERE seq > ? AND seq NOT IN ({inflight}) ORDER BY seq LIMIT ?",
+            (self._handed, batch_size),
         ).fetchall()
         if not rows:
             return Batch(next(self._batch_ids), (), ())
         seqs, lines = zip(*rows, strict=True)
+        self._handed = seqs[-1]
         if None in lines:  # rows of an older spool format: render their line from the record
             lines = tuple(r.line() if x is None else x for x, r in zip(lines, self._records(seqs), strict=True))
         self._inflight.update(seqs)
@@ -302,10 +305,14 @@ class SqliteSpool:
         except BaseException:
             self.db.execute("ROLLBACK")
             self._saved = dict(self.db.execute("SELECT name, value FROM counters"))
+            done = []  # nothing left the spool
             raise
         finally:
             self.db.execute("PRAGMA synchronous=FULL")
             self._inflight.difference_update(batch.seqs)
+            back = set(batch.seqs).difference(done)
+            if back:  # given back to the spool: handed out again from the oldest
+                self._handed = min(self._handed, min(back) - 1)
 
     def pending(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM spool").fetchone()[0])
@@ -333,8 +340,9 @@ class SqliteSpool:
         if self._bytes > self.max_bytes:
             self.stats.over_limit += 1
 
-    def _not_inflight(self) -> str:
-        return ",".join(str(s) for s in self._inflight) or "-1"  # `NOT IN (NULL)` would match nothing
+    def _not_inflight(self, after: int = 0) -> str:
+        """The seqs in flight (above `after`), for a `NOT IN (...)`."""
+        return ",".join(str(s) for s in self._inflight if s > after) or "-1"  # `NOT IN (NULL)` matches nothing
 
     def _thin_samples(self, ok: int) -> int:
         inflight = self._not_inflight()
