@@ -64,9 +64,11 @@ def test_live_lab_detects_a_real_cut_counts_it_and_tells_agent_down_from_site_do
         pytest.skip("netns mode needs root")
     lab_dir = tmp_path / "lab"
     out = tmp_path / "view.txt"
+    # loopback sites are polled by SNMP every 2 s only: a 6-s cut could be seen as 4 s, a microcut (< 5 s)
+    cut_s = 6 if mode == "netns" else 9
     with out.open("wb") as f:
         runner = subprocess.Popen(
-            vigie("lab", "run", "--duration", "32s" if mode == "netns" else "22s", "--every", "2s", "--snapshots",
+            vigie("lab", "run", "--duration", "32s" if mode == "netns" else "30s", "--every", "2s", "--snapshots",
                   "--demo", "none", "--mode", mode, "--dir", str(lab_dir)),
             stdout=f,
             stderr=subprocess.STDOUT,
@@ -79,7 +81,7 @@ def test_live_lab_detects_a_real_cut_counts_it_and_tells_agent_down_from_site_do
         pids = [*state["pids"].values()]
 
         cut = subprocess.run(
-            vigie("lab", "outage", "lyon", "--for", "6s", "--dir", str(lab_dir)),
+            vigie("lab", "outage", "lyon", "--for", f"{cut_s}s", "--dir", str(lab_dir)),
             capture_output=True,
             text=True,
             timeout=30,
@@ -98,7 +100,7 @@ def test_live_lab_detects_a_real_cut_counts_it_and_tells_agent_down_from_site_do
 
         wait_for(lambda: last_state(store, lyon, "edge") == ("down", None), 15, "the cut detected at the edge")
         wait_for(lambda: last_state(store, lyon, "central") == ("down", None), 15, "the NOC view down")
-        # restored by the lab after 6 s: the outage is closed, qualified and counted
+        # restored by the lab after cut_s: the outage is closed, qualified and counted
         wait_for(
             lambda: rows(store, "SELECT class, end_ms - start_ms FROM outages WHERE service = ?", lyon) != [],
             20,
@@ -106,7 +108,7 @@ def test_live_lab_detects_a_real_cut_counts_it_and_tells_agent_down_from_site_do
         )
         [(klass, length_ms)] = rows(store, "SELECT class, end_ms - start_ms FROM outages WHERE service = ?", lyon)
         assert klass == "outage"
-        assert 3_000 <= int(length_ms) <= 12_000  # type: ignore[call-overload]
+        assert 3_000 <= int(length_ms) <= (cut_s + 6) * 1000  # type: ignore[call-overload]
         wait_for(lambda: last_state(store, lyon, "edge") == ("up", None), 15, "lyon back up")
         others = rows(store, "SELECT count(*) FROM outages WHERE service != ?", lyon)
         assert others == [(0,)]  # the other sites were not touched
