@@ -10,7 +10,8 @@ point whose identity is fixed (agent/store/schema.py), a replay overwrites the p
 Bounded size (`max_bytes` of record payload). When a `put` makes the spool exceed it, the full policy runs,
 in this order, until the spool fits — each step counted:
 1. downsample old successful samples: in the older half of the spooled samples, every second successful
-   sample of each probe is removed (`downsampled`); repeated while it frees space;
+   sample of each probe is removed (`downsampled`; interface and VM rows count as successful samples);
+   repeated while it frees space;
 2. then old failed samples the same way (`downsampled`);
 3. then the older half of heartbeats (`dropped_heartbeats`);
 4. state changes, outages and statements are never dropped: the spool stays over its limit and
@@ -222,8 +223,8 @@ class SqliteSpool:
         rows = []
         for r in records:
             payload = r.to_json()
-            ok = r.field("ok") if r.kind is Kind.SAMPLE else None
-            rows.append((r.series, r.time_ms, r.kind.value, None if ok is None else int(bool(ok)), payload, r.line()))
+            ok = int(r.poll_ok) if r.kind is Kind.SAMPLE else None
+            rows.append((r.series, r.time_ms, r.kind.value, ok, payload, r.line()))
         self.db.execute("BEGIN IMMEDIATE")
         try:
             for series, time_ms, kind, ok, payload, line in rows:
@@ -432,7 +433,7 @@ class MemorySpool:
                 continue
             rec = self._rows[s].record
             seen[rec.series] = n = seen.get(rec.series, 0) + 1
-            if n % 2 == 0 and bool(rec.field("ok")) is ok:
+            if n % 2 == 0 and rec.poll_ok is ok:
                 victims.append(s)
         for s in victims:
             self._drop(s)

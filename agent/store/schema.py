@@ -125,6 +125,12 @@ class Record:
         return KIND_OF[self.measurement]
 
     @property
+    def poll_ok(self) -> bool:
+        """For a sample: whether its poll succeeded (`ok`); a table row (interface, VM) has no `ok` field and
+        only comes out of a successful poll. The spool thins successful samples first when it is full."""
+        return self.field("ok") is not False
+
+    @property
     def series(self) -> str:
         """measurement + tag set, as in InfluxDB's series key."""
         return _series(self.measurement, self.tags)

@@ -116,6 +116,27 @@ def test_failed_samples_are_thinned_only_after_successful_ones(make_spool) -> No
     assert sum(not r.field("ok") for r in kept) == 20
 
 
+def test_interface_rows_are_thinned_as_successful_samples_before_failed_ones(make_spool) -> None:  # type: ignore[no-untyped-def]
+    """A table row (vigie_interface) has no `ok` field: it comes out of a successful poll and is thinned with
+    the successful samples, so the failed samples (the evidence of an outage) are kept longer."""
+    rows = [
+        schema.make(
+            schema.INTERFACE,
+            {**IDS, "ifname": "ge-0/0/0"},
+            {"oper_up": 1, "admin_up": 1, "in_bps": 1e6},
+            (20 + i) * 10_000,
+        )
+        for i in range(80)
+    ]
+    one = max(len(samples(1, ok=False)[0].to_json()), len(rows[0].to_json()))
+    spool = make_spool(max_bytes=90 * one)
+    spool.put(samples(20, ok=False) + rows)
+    assert spool.stats.downsampled > 0
+    kept = spool.begin(10_000).records
+    assert sum(r.field("ok") is False for r in kept) == 20
+    assert 0 < sum(r.measurement == schema.INTERFACE for r in kept) < 80
+
+
 def test_states_are_never_dropped_the_overflow_is_counted(make_spool) -> None:  # type: ignore[no-untyped-def]
     spool = make_spool(max_bytes=64 * 1024)
     states = [state(i * 1000, "down" if i % 2 else "up") for i in range(2000)]
