@@ -102,6 +102,8 @@ class ScheduledExecutor(AsyncIOExecutor):  # type: ignore[misc]
 
         def done(f: asyncio.Future[list[Any]]) -> None:
             self._pending_futures.discard(f)
+            if f.cancelled():  # the scheduler's shutdown (agent stopping): not a job error, no traceback
+                return
             try:
                 events = f.result()
             except BaseException:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import os
 import random
 import subprocess
@@ -14,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from agent.clock import FakeClock
+from agent.clock import FakeClock, SystemClock
 from agent.config import ProbeSpec, parse_inventory
-from agent.edge import Edge, GridTrigger, ServiceQualifier, qualify_window
+from agent.edge import Edge, GridTrigger, ScheduledExecutor, ServiceQualifier, qualify_window
 from agent.metrics import AgentMetrics
 from agent.spool import MemorySpool
 from agent.store import schema
@@ -155,6 +158,25 @@ async def test_samples_are_stamped_with_their_slot_not_the_run_time() -> None:
     assert records[0].time_ms == int(trigger.slot(fire).timestamp() * 1000)
     assert made["cpe"].calls == [trigger.slot(fire)]
     assert records[0].field("rtt_avg_ms") == 1.2 and records[0].field("ok") is True
+
+
+async def test_a_run_cancelled_by_the_agent_stopping_is_not_logged_as_a_job_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    scheduler = AsyncIOScheduler(executors={"default": ScheduledExecutor()}, timezone="UTC")
+    started = asyncio.Event()
+
+    async def hung_probe(scheduled_at: datetime | None = None) -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    scheduler.add_job(hung_probe, "date", run_date=SystemClock().now())
+    scheduler.start()
+    await asyncio.wait_for(started.wait(), 10)
+    with caplog.at_level(logging.DEBUG):
+        scheduler.shutdown(wait=False)  # as the runtime stops: the run in flight is cancelled
+        await asyncio.sleep(0.1)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 async def test_a_hung_device_times_out_into_a_failed_sample_without_delaying_the_others() -> None:
