@@ -13,7 +13,9 @@ kernel answers), SNMP v2c to one Debian net-snmp `snmpd` that this script starts
 
 Measured from /proc every second: RSS (VmRSS) and CPU time (utime + stime) of the agent process. CPU % is
 the CPU time over the wall time of the steady part (after the first 15 s of start-up, or the first quarter
-of a short run), as a percentage of one core. Targets: RSS ≤ 60 MB and CPU ≤ 2 % of one core.
+of a short run), as a percentage of one core. Targets: RSS ≤ 60 MB and CPU ≤ 2 % of one core. The machine's
+load average (1 min, at the start and at the end, and the 5 and 15 min ones at the end) is printed with it: on a
+shared machine the same code measures higher CPU under load.
 Prints a table, then one JSON line (the last line). Every process started here is stopped by its PID.
 """
 
@@ -136,6 +138,7 @@ def main() -> int:
             start_new_session=True,
         )
         procs.append(agent)
+        load_start = os.getloadavg()[0]
         start = time.monotonic()
         warmup = min(15.0, duration / 4)
         samples: list[tuple[float, float, float]] = []  # (t, cpu_s, rss_mb)
@@ -154,6 +157,7 @@ def main() -> int:
         rss_peak = max(s[2] for s in samples)
         rss_end = samples[-1][2]
         total_cpu = samples[-1][1]
+        load_end = os.getloadavg()
     finally:
         for p in reversed(procs):
             stop_pid(p.pid)
@@ -165,6 +169,8 @@ def main() -> int:
     print(f"{'RSS at the end (MB)':<28} {rss_end:>10.1f} {'':>10}")
     print(f"{'CPU steady (% of one core)':<28} {cpu_pct:>10.2f} {'≤ 2':>10}")
     print(f"{'CPU total incl. start (s)':<28} {total_cpu:>10.2f} {'':>10}")
+    end = " / ".join(f"{x:.2f}" for x in load_end)
+    print(f"load average: {load_start:.2f} at the start, {end} at the end (1 / 5 / 15 min)")
     for kind, (n, good) in sorted(runs.items()):
         print(f"{'probe runs ' + kind + ' (ok)':<28} {f'{n} ({good})':>10}")
     print("within targets" if ok else "OUTSIDE the targets")
@@ -179,6 +185,8 @@ def main() -> int:
                 "rss_end_mb": round(rss_end, 2),
                 "cpu_pct_one_core": round(cpu_pct, 3),
                 "cpu_total_s": round(total_cpu, 2),
+                "loadavg_1m_start": round(load_start, 2),
+                "loadavg_end": [round(x, 2) for x in load_end],
                 "probe_runs": {k: {"runs": n, "ok": good} for k, (n, good) in runs.items()},
                 "within_targets": ok,
                 "raw_icmp": os.geteuid() == 0,

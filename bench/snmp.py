@@ -10,8 +10,9 @@ the lab's shared data (../shared/fixtures/snmprec, the ones with an ifTable), on
 profiles' `interfaces` group (ifDescr, ifAdminStatus, ifOperStatus, ifLastChange, errors and discards, ifName,
 ifHCIn/OutOctets, ifHighSpeed, ifAlias) from every device:
 * the collector, the agent's code path: one `SnmpCollector` per device (v2c, `groups: [interfaces]`,
-  max_repetitions 25), all devices polled concurrently with `asyncio.gather` on the process's one SNMP engine.
-  It walks the 13 columns together (one GETBULK carries all of them) and GETs sysUpTime first (not counted);
+  max_repetitions 25), all devices polled concurrently with `asyncio.gather` through the process's one v1/v2c
+  dispatcher (pysnmp's v1arch). It walks the 13 columns together (one GETBULK carries all of them) and GETs
+  sysUpTime first (not counted);
 * net-snmp: `snmpbulkwalk -v2c -Cr25 -On -Oq` once per device and column (it walks one subtree per run),
   20 processes at a time, MIB loading off (`MIBS= MIBDIRS=/nonexistent`), as the collector loads none.
 Varbinds = values returned inside the walked columns (the same number for both when both complete).

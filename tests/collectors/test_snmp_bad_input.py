@@ -1,6 +1,6 @@
 """Hostile SNMP replies: a UDP socket on loopback answers the collector with malformed BER, replies with the
 wrong request-id, or floods it with 10 000 malformed datagrams. Each poll ends as a typed failed result and the
-same collector (same engine) still polls a real agent correctly afterwards."""
+same collector (same dispatcher) still polls a real agent correctly afterwards."""
 
 from __future__ import annotations
 
@@ -56,13 +56,13 @@ class HostileAgent:
         self.sock.close()
 
 
-def v2c(port: int, community: str = "public") -> SnmpConfig:
+def v2c(port: int, community: str = "public", *, timeout_s: float = 0.5, retries: int = 0) -> SnmpConfig:
     return SnmpConfig(
         version="2c",
         community=SecretSource.parse(community),
         port=port,
-        timeout_s=0.5,
-        retries=0,
+        timeout_s=timeout_s,
+        retries=retries,
         oids=("1.3.6.1.2.1.1.5.0",),
     )
 
@@ -112,6 +112,29 @@ async def test_right_request_id_is_accepted_by_the_same_hostile_socket() -> None
         result = await SnmpCollector(v2c(agent.port)).collect("127.0.0.1", T0)
     assert result.ok, result.detail
     assert result.values["oids"] == {"1.3.6.1.2.1.1.5.0": "evil"}
+
+
+async def test_a_lost_request_is_sent_again_and_the_answer_to_the_retry_is_taken() -> None:
+    # v1/v2c retries and timeouts run on a timer per request (the collector's dispatcher), not pysnmp's tick
+    requests: list[bytes] = []
+
+    def answer_the_second(req: bytes) -> list[bytes]:
+        requests.append(req)
+        return [echo_with(req, request_id_delta=0)] if len(requests) == 2 else []
+
+    with HostileAgent(answer_the_second) as agent:
+        result = await SnmpCollector(v2c(agent.port, timeout_s=0.3, retries=2)).collect("127.0.0.1", T0)
+    assert result.ok, result.detail
+    assert len(requests) == 2 and requests[0] == requests[1]  # the same message, sent again
+    assert 0.3 <= result.duration_s < 0.6 + 1.0  # answered after the first timeout, before the second
+
+
+async def test_a_timeout_waits_for_every_attempt() -> None:
+    with HostileAgent(lambda req: []) as agent:
+        result = await SnmpCollector(v2c(agent.port, timeout_s=0.3, retries=2)).collect("127.0.0.1", T0)
+    assert result.reason is Reason.TIMEOUT, result.detail
+    assert agent.requests == 3
+    assert 0.9 <= result.duration_s < 0.9 + 1.0  # three attempts of 0.3 s (slack for a loaded machine)
 
 
 def fuzz_datagrams(seed: int, request: bytes, n: int) -> list[bytes]:

@@ -7,7 +7,8 @@ version, wrong community, wrong PDU type, out-of-range error-status / error-inde
 indefinite lengths, deep nesting, huge integers and sub-identifiers), responses with wrong value types, and
 responses sent from another port. Every `collect()` must return a ProbeResult with ok=False and reason
 timeout or parse_error (never an exception), and afterwards the same collectors, on the same SNMP engine in
-the same process, must poll the lab's real snmpsim correctly: through the same fake agent switched to a relay
+the same process (v2c through the process's one v1arch dispatcher, v3 through its one SNMP engine), must poll
+the lab's real snmpsim correctly: through the same fake agent switched to a relay
 (first cleanly, then with garbage sent ahead of every genuine reply), and directly.
 """
 
@@ -29,7 +30,7 @@ from pyasn1.type import univ
 from pysnmp.proto import api, rfc1902, rfc1905
 
 from collectors.base import ProbeResult, Reason, SecretSource
-from collectors.snmp import SnmpCollector, SnmpConfig, shared_engine
+from collectors.snmp import SnmpCollector, SnmpConfig, shared_dispatcher, shared_engine
 
 SEED = 20261126
 MIN_DATAGRAMS = 10_000
@@ -242,7 +243,7 @@ class Garbage:
         if kind == "wrong_community":
             community = rng.choice([b"", req.community + b"x", req.community.upper(), rng.randbytes(12)])
             return message(req.version, community, pdu_bytes(rid, good))
-        if kind == "wrong_pdu_type":  # wrong types too: a v2c Report-PDU is taken as the answer (see the xfail below)
+        if kind == "wrong_pdu_type":  # wrong value types too, in case one was taken as the answer
             tag = rng.choice([0xA0, 0xA1, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7, 0xA8, 0xA9, 0xBF, 0x30, 0x04])
             return message(req.version, req.community, pdu_bytes(rid, bad, tag=tag))
         if kind == "error_status":  # another request's id (a right id gives `refused`, or `parse_error` out of 0..18)
@@ -405,7 +406,7 @@ async def test_malformed_datagrams_never_escape_and_the_engine_still_polls(lab: 
     agent.start()
     sprayer = Sprayer(agent, SEED + 1)
     collectors = _collectors(agent.port, timeout_s=0.25)
-    engine = shared_engine()
+    engine, dispatcher = shared_engine(), shared_dispatcher()
     # pysnmp lets some garbage raise out of its datagram callback (TypeError from pyasn1 in
     # decode_message_version); asyncio logs each at ERROR. Counted here, reported, not a failure: the loop goes on.
     loop = asyncio.get_running_loop()
@@ -447,7 +448,7 @@ async def test_malformed_datagrams_never_escape_and_the_engine_still_polls(lab: 
         assert not unexpected, f"{len(unexpected)} unexpected results, e.g. {Counter(unexpected).most_common(5)}"
 
         # 2. the same collectors, same engine: clean relay, then garbage ahead of every genuine reply
-        assert shared_engine() is engine
+        assert shared_engine() is engine and shared_dispatcher() is dispatcher
         for mode in ("relay", "relay_noisy"):
             agent.mode = mode
             after = await _poll_all(collectors)
@@ -467,7 +468,7 @@ async def test_malformed_datagrams_never_escape_and_the_engine_still_polls(lab: 
         agent.stop()
 
 
-# --- single malformed answers the collector takes for data (found by the fuzz; documented, strict xfail) ----------
+# --- single malformed answers (found by the fuzz) ----------------------------------------------------------------
 
 
 async def _answer_once(answer: Callable[[Request], bytes], from_other_port: bool = False) -> ProbeResult:
@@ -493,7 +494,7 @@ def _response(req: Request, *, tag: int = 0xA2, status: int = 0, values: str = "
 
 
 async def test_well_formed_answer_is_data() -> None:
-    """Control for the xfails below: the same fake agent with a proper Response-PDU gives ok=True."""
+    """Control for the tests below: the same fake agent with a proper Response-PDU gives ok=True."""
     result = await _answer_once(_response)
     assert result.ok, (result.reason, result.detail)
     assert result.values["groups"]["system"]["sysDescr"] == "fuzz"
@@ -514,21 +515,17 @@ async def test_in_range_error_status_is_still_refused() -> None:
     assert result.reason is Reason.REFUSED, (result.reason, result.detail)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pysnmp (v3arch, v2c) accepts a Report-PDU (0xA8) carrying the request id as the answer to a GET/GETBULK; "
-    "for a community-based request only a Response-PDU (0xA2) is an answer",
-)
 async def test_v2c_report_pdu_is_not_an_answer() -> None:
+    # pysnmp (v3arch and v1arch alike) takes a Report-PDU (0xA8) carrying the request id as the answer; for a
+    # community-based request only a Response-PDU (0xA2) is one: the collector's dispatcher drops it, the GET times out
     result = await _answer_once(lambda req: _response(req, tag=0xA8))
     assert not result.ok
+    assert result.reason is Reason.TIMEOUT, (result.reason, result.detail)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pysnmp (v3arch, v2c) accepts a response with the right request id and community from any source "
-    "address/port, not only from the agent that was asked (hardening against off-path injection)",
-)
 async def test_answer_from_another_port_is_not_accepted() -> None:
+    # pysnmp (v3arch and v1arch alike) takes the right request id and community from any source address/port;
+    # the collector's dispatcher only from the agent that was asked (hardening against off-path injection)
     result = await _answer_once(_response, from_other_port=True)
     assert not result.ok
+    assert result.reason is Reason.TIMEOUT, (result.reason, result.detail)
