@@ -10,9 +10,10 @@ Two layouts:
           address: "12 rue des Lilas, 69003 Lyon"
           contact: "Jeanne Martin, DSI"
           services:
-            - {case: cases/acme-lyon-fibre-2026-11.yaml, site: Lyon}
+            - {case: cases/acme-lyon-fibre-2026-11.yaml, site: Lyon, site_id: acme-lyon}
 
-  (case paths are relative to the manifest);
+  (case paths are relative to the manifest; `site` is printed, `site_id` — the inventory's and the ledger's
+  site id — scopes the ledger records, and defaults to `site`);
 - a directory whose sub-directories are clients, each holding that client's case files; the site is the
   case file's name without `.yaml`.
 
@@ -40,7 +41,7 @@ from sla.statement import Case, compute
 @dataclass(frozen=True)
 class ClientCases:
     client: ClientInfo
-    cases: tuple[tuple[str, Path], ...]  # (site, case file)
+    cases: tuple[tuple[str, str, Path], ...]  # (site label, site id in the ledger, case file)
 
 
 def read_manifest(path: Path) -> tuple[ProviderInfo, list[ClientCases]]:
@@ -60,7 +61,7 @@ def read_manifest(path: Path) -> tuple[ProviderInfo, list[ClientCases]]:
         for j, s in enumerate(c.get("services") or []):
             if not isinstance(s, dict) or not s.get("case") or not s.get("site"):
                 raise ClaimError(f"{where}.services[{j}]: case and site are required")
-            services.append((str(s["site"]), path.parent / str(s["case"])))
+            services.append((str(s["site"]), str(s.get("site_id") or s["site"]), path.parent / str(s["case"])))
         info = ClientInfo(
             id=str(c["id"]), name=str(c.get("name") or c["id"]), address=c.get("address"), contact=c.get("contact")
         )
@@ -73,7 +74,7 @@ def read_cases_dir(path: Path) -> list[ClientCases]:
         raise ClaimError(f"{path}: not a directory")
     out = []
     for client_dir in sorted(p for p in path.iterdir() if p.is_dir()):
-        cases = tuple((f.stem, f) for f in sorted(client_dir.glob("*.yaml")))
+        cases = tuple((f.stem, f.stem, f) for f in sorted(client_dir.glob("*.yaml")))
         if cases:
             out.append(ClientCases(ClientInfo(id=client_dir.name, name=client_dir.name), cases))
     return out
@@ -91,13 +92,14 @@ def items_for(
     strict_month: bool = True,
 ) -> list[ClaimItem]:
     items = []
-    for site, path in group.cases:
+    for site, site_id, path in group.cases:
         case = load_case(path)
         if case.month != month:
             if strict_month:
                 raise ClaimError(f"{path}: month {case.month} is not the month claimed ({month})")
             continue
-        items.append(claim_item(case, ServiceRef(group.client.id, site, case.service.id), site, ledger_view, path.name))
+        ref = ServiceRef(group.client.id, site_id, case.service.id)
+        items.append(claim_item(case, ref, site, ledger_view, path.name))
     return items
 
 

@@ -276,6 +276,35 @@ def test_the_claim_names_the_ledger_records_and_contract_version_it_used(tmp_pat
     assert [t["id"] for t in tickets] == ["T-9"]
 
 
+def test_a_manifest_site_id_scopes_the_ledger_while_the_site_name_is_printed(tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path, {"Lyon HQ": INTERNET_CASE})
+    raw = json.loads(manifest.read_text())
+    raw["clients"][0]["services"][0]["site_id"] = "acme-lyon"
+    manifest.write_text(json.dumps(raw))
+    with Ledger(tmp_path / "l.sqlite", FakeClock(datetime(2026, 11, 2, tzinfo=UTC))) as book:
+        book.append_many(
+            [
+                Record(
+                    Kind.TICKET_OPEN,
+                    "T-9",
+                    {"opened_at": "2026-10-14T10:10:00+02:00", "channel": "email"},
+                    client="acme",
+                    site="acme-lyon",
+                    service="acme-lyon-fibre",
+                ),
+                Record(Kind.TICKET_RESTORE, "T-9", {"restored_at": "2026-10-14T13:05:00+02:00"}),
+            ]
+        )
+    result = vigie(
+        "claims", "build", "--month", "2026-10", "--manifest", str(manifest), "--out", "out", "--today", "2026-11-05",
+        "--ledger", "l.sqlite", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    annex = json.loads((tmp_path / "out" / "acme-2026-10.json").read_text())["annex"]
+    assert [t["id"] for t in annex["tickets"]] == ["T-9"]  # the record scoped to the site id applies
+    assert annex["services"][0]["site"] == "Lyon HQ"
+
+
 def test_statements_of_different_months_are_not_mixed(tmp_path: Path) -> None:
     _, groups = read_manifest(write_manifest(tmp_path, {"Lyon": INTERNET_CASE}))
     items = items_for(groups[0], Month(2026, 10))
@@ -283,7 +312,7 @@ def test_statements_of_different_months_are_not_mixed(tmp_path: Path) -> None:
     (tmp_path / "nov.yaml").write_text(other)
     from agent.claims.sources import ClientCases
 
-    nov = items_for(ClientCases(groups[0].client, (("Lyon", tmp_path / "nov.yaml"),)), Month(2026, 11))
+    nov = items_for(ClientCases(groups[0].client, (("Lyon", "Lyon", tmp_path / "nov.yaml"),)), Month(2026, 11))
     with pytest.raises(ClaimError, match="several months"):
         build_claim(groups[0].client, [*items, *nov], today=date(2026, 12, 5))
 
