@@ -43,6 +43,11 @@ CREATE INDEX IF NOT EXISTS samples_by_probe ON points (
      || json_extract(tags, '$.service') || '/' || json_extract(tags, '$.probe')), time_ms
 ) WHERE measurement = '{PROBE}';
 
+-- One service's state changes without scanning every service's (the central role reads them per service).
+CREATE INDEX IF NOT EXISTS states_by_service ON points (
+    json_extract(tags, '$.service'), json_extract(tags, '$.source'), time_ms
+) WHERE measurement = '{STATE}';
+
 CREATE VIEW IF NOT EXISTS samples AS
     SELECT json_extract(tags, '$.client') || '/' || json_extract(tags, '$.site') || '/'
            || json_extract(tags, '$.service') || '/' || json_extract(tags, '$.probe') AS probe_id,
@@ -129,10 +134,16 @@ class SqliteStore:
         return [int(r[0]) for r in rows]
 
     def state_intervals(self, service: str, source: str = "edge", until_ms: int | None = None) -> list[Interval]:
+        # The `state_intervals` view's window runs over every service before its WHERE applies (one call
+        # scanned the whole store); here the window runs over this service's changes only, read by index.
         rows = self.db.execute(
-            "SELECT state, start_ms, end_ms, cause FROM state_intervals WHERE service = ? AND source = ? "
-            "AND (? IS NULL OR start_ms < ?) ORDER BY start_ms",
-            (service, source, until_ms, until_ms),
+            f"""SELECT state, start_ms, end_ms, cause FROM (
+                    SELECT json_extract(tags, '$.state') AS state, time_ms AS start_ms,
+                           LEAD(time_ms) OVER (ORDER BY time_ms) AS end_ms, json_extract(tags, '$.cause') AS cause
+                    FROM points WHERE measurement = '{STATE}' AND json_extract(tags, '$.service') = ?1
+                                  AND json_extract(tags, '$.source') = ?2)
+                WHERE ?3 IS NULL OR start_ms < ?3 ORDER BY start_ms""",
+            (service, source, until_ms),
         )
         return [Interval(r[0], int(r[1]), None if r[2] is None else int(r[2]), r[3]) for r in rows]
 

@@ -3,6 +3,7 @@ spools (memory and SQLite WAL)."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -143,6 +144,40 @@ def test_states_are_never_dropped_the_overflow_is_counted(make_spool) -> None:  
     spool.put(states)
     assert spool.pending() == 2000
     assert spool.stats.over_limit >= 1
+
+
+def test_one_services_state_intervals_equal_the_views_and_are_read_by_index(tmp_path: Path) -> None:
+    """Interleaved services and sources: each service's intervals (closed by its own next change, the last one
+    open) are exactly the `state_intervals` view's rows for it, and the read does not scan other services."""
+    store = SqliteStore(tmp_path / "v.db")
+    rng = random.Random(7)
+    records = [
+        schema.state(
+            ids={"client": "c", "site": "s", "service": f"svc{rng.randrange(5)}", "agent": "a1"},
+            state=rng.choice(["up", "down", "unknown"]),
+            source=rng.choice(["edge", "central"]),
+            time_ms=t * 1000,
+        )
+        for t in range(400)
+    ]
+    store.write(records)
+    for service in (f"svc{i}" for i in range(5)):
+        for source in ("edge", "central"):
+            for until in (None, 150_000, 399_000):
+                view = store.db.execute(
+                    "SELECT state, start_ms, end_ms, cause FROM state_intervals WHERE service = ? AND source = ? "
+                    "AND (? IS NULL OR start_ms < ?) ORDER BY start_ms",
+                    (service, source, until, until),
+                ).fetchall()
+                got = store.state_intervals(service, source, until_ms=until)
+                assert [(i.state, i.start_ms, i.end_ms, i.cause) for i in got] == view
+            assert store.state_intervals(service, source)[-1].end_ms is None  # the last change is still open
+    plan = store.db.execute(
+        "EXPLAIN QUERY PLAN SELECT time_ms FROM points WHERE measurement = 'vigie_state' "
+        "AND json_extract(tags, '$.service') = 'svc1' AND json_extract(tags, '$.source') = 'edge'"
+    ).fetchall()
+    assert any("states_by_service" in str(row) for row in plan), plan
+    store.close()
 
 
 def test_the_sqlite_spool_survives_a_reopen_with_its_counters(tmp_path: Path) -> None:
