@@ -8,7 +8,7 @@ Each client gets `--sites` Internet service instances with a few outages, an ann
 exclusion and a ticket (deterministic, seeded per client), plus a VGA line with GTR tickets on every fifth
 site. Per client the bench does what `vigie claims build` does: compute every statement
 (sla.statement.compute), build the claim (annex + digest), draw the timeline once, render the French and
-English PDFs (WeasyPrint, sharing the chart) and write JSON and CSV. Clients run on a pool of `--jobs`
+English PDFs (ReportLab, sharing the chart) and write JSON and CSV. Clients run on a pool of `--jobs`
 processes (default: one per core), as `vigie claims build --jobs` does.
 
 It reports, honestly for a pool:
@@ -52,14 +52,13 @@ from agent.claims.build import (
     build_claim,
     claim_document,
 )
-from agent.claims.charts import timeline_svgs
 from agent.claims.render import (
     CSV_COLUMNS,
+    chart_drawings,
     collect_claim_garbage,
     default_jobs,
     prepare_batch_process,
     render_csv,
-    render_html,
     render_pdf,
 )
 from sla.calendars import PARIS, Month, epoch
@@ -128,11 +127,10 @@ def client_job(c: int, sites: int, out: Path) -> dict[str, Any]:
     t1 = time.process_time()
     claim = build_claim(ClientInfo(f"client-{c}", f"Client {c} SAS"), items, today=date(2026, 11, 5))
     t2 = time.process_time()
-    charts = timeline_svgs(claim.items)  # once for both languages, as write_claim does
+    charts = chart_drawings(claim)  # once for both languages, as write_claim does
     t3 = time.process_time()
-    images: dict[str, Any] = {}
     for lang in ("fr", "en"):
-        (out / f"client-{c}-{lang}.pdf").write_bytes(render_pdf(render_html(claim, lang, charts), cache=images))
+        (out / f"client-{c}-{lang}.pdf").write_bytes(render_pdf(claim, lang, charts))
     t4 = time.process_time()
     (out / f"client-{c}.json").write_text(json.dumps(claim_document(claim), ensure_ascii=False))
     for table in CSV_COLUMNS:
@@ -211,7 +209,7 @@ class MemorySampler(threading.Thread):
 def run(clients: int, sites: int, out: Path, stages: bool, jobs: int) -> dict[str, object]:
     sampler = MemorySampler()
     sampler.start()
-    prepare_batch_process()  # as write_claims does: WeasyPrint loaded, GC in hand, inherited by the workers
+    prepare_batch_process()  # as write_claims does: ReportLab and fonts loaded, GC in hand, inherited by the workers
     t_start = time.monotonic()
     args = [(c, sites, out) for c in range(clients)]
     half = clients // 2

@@ -1,42 +1,45 @@
-"""The month's timeline as a chart (SVG): one row per service instance, with the coverage windows (or
-Heures Ouvrées for VGA) as a light band, outages (counted in red, not counted in pink), exclusions applied
-(grey) or refused (hatched), ticket freezes (blue) and microcuts (ticks), a day grid and a legend.
+"""The month's timeline as a chart: one row per service instance, with the coverage windows (or Heures
+Ouvrées for VGA) as a light band, outages (counted in red, not counted in pink), exclusions applied (grey) or
+refused (hatched), ticket freezes (blue) and microcuts (ticks), a day grid and a legend.
 
-The SVG is written here, element by element, not drawn with a plotting library: it is a handful of
-rectangles, lines and labels, and writing them costs ~1 ms where matplotlib took ~60 ms per claim and ~30 MB
-per process (docs/claims.md, "Performance"). Compact on purpose: WeasyPrint draws an SVG node by node, so
-each kind of mark is one compound `<path>` (all the coverage bands of a chart are one path), the day grid
-is one path, and odd days are labelled.
-
-Site and service names are user input: every text goes through `xml.sax.saxutils.escape` (an SVG is XML),
-so a `<` or `&` in a name is drawn as such. Label widths, for the left margin, come from the advance widths
-of the DejaVu Sans font WeasyPrint draws them with (fontconfig's file, read with fontTools, once per process).
+`timeline_charts` computes the geometry once (`Chart`: marks grouped by kind, in pt, y downwards from the
+top); `timeline_drawings` turns it into ReportLab drawings, which the PDFs of both languages place as they
+are (the legend is bilingual). Compact on purpose: each kind of mark is one compound path (all the coverage
+bands of a chart are one path), the day grid is one path, odd days are labelled; labels are real text in
+DejaVu Sans (agent/claims/fonts.py), so their widths, for the left margin, are the font's advance widths.
+Site and service names are drawn as given (a ReportLab string is text, never markup).
 """
 
 from __future__ import annotations
 
-import functools
-import subprocess
+import math
 from collections.abc import Sequence
-from xml.sax.saxutils import escape, quoteattr
+from dataclasses import dataclass, field
+from typing import Literal
 
-from fontTools.ttLib import TTFont
+from reportlab.graphics.shapes import Drawing, Path, String
+from reportlab.lib.colors import HexColor
 
 from agent.claims.build import ClaimItem
+from agent.claims.fonts import SANS, text_width
 from sla.calendars import Clock, HolidayCalendar, epoch, windows
 from sla.profiles import Regime
 
 ROWS_PER_CHART = 12
-FONT = "DejaVu Sans"
 COLOURS = {
     "coverage": "#dbe9f6",
     "counted": "#c0392b",
     "uncounted": "#f1a9a0",
     "excluded": "#7f8c8d",
-    "refused": "url(#refused)",  # #bdc3c7, hatched: the <pattern> in _chart
+    "refused": "#bdc3c7",  # hatched: the "hatch" strokes over it
     "freeze": "#2e86c1",
     "microcut": "#e67e22",
+    "grid": "#eeeeee",
+    "hatch": "#555555",
 }
+STROKES = {"grid": 0.5, "hatch": 0.8, "microcut": 0.8}  # stroke kinds → line width
+# drawing order of the filled boxes (a microcut is a stroke: its box is the legend swatch)
+FILLS = ("coverage", "excluded", "refused", "counted", "uncounted", "freeze", "microcut")
 LEGEND = (
     ("coverage", "Couverture / coverage"),
     ("counted", "Panne comptée / counted outage"),
@@ -46,49 +49,65 @@ LEGEND = (
     ("microcut", "Microcoupure / microcut"),
 )
 PT_PER_IN = 72
-WIDTH = 7.5 * PT_PER_IN  # pt
 LABEL_PT = 7
 LEGEND_PT = 6
+TITLE_PT = 9
+HATCH_PT = 4  # distance between the hatch strokes of a refused exclusion
 LABEL_MAX_CHARS = 60  # the chart label only: the tables print the full names
 DAY = 86_400.0
 
-
-def timeline_svgs(items: Sequence[ClaimItem]) -> list[str]:
-    """SVG documents, one per block of up to ROWS_PER_CHART service instances."""
-    return [_chart(items[i : i + ROWS_PER_CHART]) for i in range(0, len(items), ROWS_PER_CHART)]
-
-
-class _Marks:
-    """Rectangles and strokes grouped by style, each group drawn as a single compound path."""
-
-    def __init__(self) -> None:
-        self.rects: dict[str, list[tuple[float, float, float, float]]] = {}
-        self.lines: dict[str, list[tuple[float, float, float, float]]] = {}
-
-    def rect(self, kind: str, x: float, width: float, y: float, height: float) -> None:
-        self.rects.setdefault(kind, []).append((x, width, y, height))
-
-    def line(self, kind: str, x0: float, y0: float, x1: float, y1: float) -> None:
-        self.lines.setdefault(kind, []).append((x0, y0, x1, y1))
+NON_ZERO: Literal[1] = 1  # a path's fill rule (ReportLab's FILL_NON_ZERO): boxes that overlap stay filled
+Anchor = Literal["start", "middle", "end"]
+Box = tuple[float, float, float, float]  # x, y (top), width, height in pt
+Segment = tuple[float, float, float, float]  # x0, y0, x1, y1 in pt
 
 
-@functools.cache
-def _advances() -> tuple[dict[int, int], int, float]:
-    """DejaVu Sans as fontconfig resolves it for WeasyPrint: advance width per code point, the default
-    (`.notdef`) one, and the font's units per em."""
-    path = subprocess.run(
-        ["fc-match", "--format=%{file}", FONT], capture_output=True, text=True, check=True, timeout=10
-    ).stdout
-    font = TTFont(path, lazy=True)
-    metrics = font["hmtx"].metrics
-    advances = {code: metrics[glyph][0] for code, glyph in font.getBestCmap().items()}
-    return advances, metrics[".notdef"][0], float(font["head"].unitsPerEm)
+@dataclass(frozen=True)
+class Label:
+    x: float
+    y: float  # baseline
+    text: str
+    size: float
+    anchor: Anchor = "start"
 
 
-def text_width(text: str, size: float) -> float:
-    """The width in pt of `text` set in DejaVu Sans at `size` pt (advance widths, no kerning)."""
-    advances, notdef, units = _advances()
-    return sum(advances.get(ord(ch), notdef) for ch in text) * size / units
+@dataclass
+class Chart:
+    """One chart's marks in pt, y downwards from the top: filled boxes and strokes per kind, the frame of
+    the plot area, and the labels."""
+
+    width: float
+    height: float
+    frame: Box = (0.0, 0.0, 0.0, 0.0)
+    boxes: dict[str, list[Box]] = field(default_factory=dict)
+    strokes: dict[str, list[Segment]] = field(default_factory=dict)
+    labels: list[Label] = field(default_factory=list)
+
+    def box(self, kind: str, x: float, y: float, width: float, height: float) -> None:
+        self.boxes.setdefault(kind, []).append((x, y, width, height))
+
+    def stroke(self, kind: str, x0: float, y0: float, x1: float, y1: float) -> None:
+        self.strokes.setdefault(kind, []).append((x0, y0, x1, y1))
+
+    def hatch(self, x: float, y: float, width: float, height: float) -> None:
+        """Diagonal strokes every HATCH_PT across a box (x + y constant along each), cut to the box."""
+        step = HATCH_PT * math.sqrt(2)
+        c = math.ceil((x + y) / step) * step
+        while c < x + width + y + height:
+            xa, xb = max(x, c - y - height), min(x + width, c - y)
+            if xb > xa:
+                self.stroke("hatch", xa, c - xa, xb, c - xb)
+            c += step
+
+
+def timeline_charts(items: Sequence[ClaimItem], width: float) -> list[Chart]:
+    """The charts, `width` pt wide, one per block of up to ROWS_PER_CHART service instances."""
+    return [_chart(items[i : i + ROWS_PER_CHART], width) for i in range(0, len(items), ROWS_PER_CHART)]
+
+
+def timeline_drawings(items: Sequence[ClaimItem], width: float) -> list[Drawing]:
+    """The charts as ReportLab drawings (flowables)."""
+    return [drawing(chart) for chart in timeline_charts(items, width)]
 
 
 def _label(item: ClaimItem) -> str:
@@ -96,49 +115,17 @@ def _label(item: ClaimItem) -> str:
     return text if len(text) <= LABEL_MAX_CHARS else text[: LABEL_MAX_CHARS - 1] + "…"
 
 
-def _num(value: float) -> str:
-    return f"{value:.2f}".rstrip("0").rstrip(".")
-
-
-def _text(x: float, y: float, text: str, size: float, anchor: str = "start") -> str:
-    return f'<text x="{_num(x)}" y="{_num(y)}" font-size="{_num(size)}" text-anchor="{anchor}">{escape(text)}</text>'
-
-
-def _chart(items: Sequence[ClaimItem]) -> str:
+def _chart(items: Sequence[ClaimItem], width: float) -> Chart:
     month = items[0].statement.month
     m0, m1 = month.start, month.end
     n_days = (m1 - m0) / DAY
-    marks = _Marks()
-    for row, item in enumerate(reversed(items)):
-        s = item.statement
-        y = float(row)
-        calendar = HolidayCalendar(s.policy.holidays_subdivision, s.policy.extra_closed_days)
-        clock = Clock.BUSINESS_HOURS if s.profile.regime is Regime.VGA else Clock.COVERAGE
-        for a, b in windows(clock, m0, m1, calendar):
-            marks.rect("coverage", (a - m0) / DAY, (b - a) / DAY, y - 0.4, 0.8)
-        for x in s.exclusions:
-            a, b = max(epoch(x.exclusion.start), m0), min(epoch(x.exclusion.end), m1)
-            if b > a:
-                marks.rect("excluded" if x.applied else "refused", (a - m0) / DAY, (b - a) / DAY, y - 0.4, 0.22)
-        for o in s.outages:
-            a, b = max(o.start, m0), min(o.end, m1)
-            kind = "counted" if o.counted else "uncounted"
-            marks.rect(kind, (a - m0) / DAY, max((b - a) / DAY, 0.02), y - 0.15, 0.3)
-        for f in item.freezes:
-            a, b = max(f.start, m0), min(f.end, m1)
-            if b > a:
-                marks.rect("freeze", (a - m0) / DAY, (b - a) / DAY, y + 0.18, 0.22)
-        for a, _ in s.microcuts:
-            if m0 <= a < m1:
-                marks.line("microcut", (a - m0) / DAY, y - 0.4, (a - m0) / DAY, y + 0.4)
-
     n = len(items)
     labels = [_label(it) for it in reversed(items)]
-    height = (1.3 + 0.45 * n) * PT_PER_IN
+    chart = Chart(width, (1.3 + 0.45 * n) * PT_PER_IN)
     # Plot area: the left margin fits the widest label (at most half the width).
-    left = min(max(text_width(t, LABEL_PT) for t in labels) + 0.2 * PT_PER_IN, WIDTH * 0.5)
-    right = WIDTH - 0.15 * PT_PER_IN
-    top, bottom = 0.3 * PT_PER_IN, height - 0.75 * PT_PER_IN
+    left = min(max(text_width(t, SANS, LABEL_PT) for t in labels) + 0.2 * PT_PER_IN, width * 0.5)
+    right = width - 0.15 * PT_PER_IN
+    top, bottom = 0.3 * PT_PER_IN, chart.height - 0.75 * PT_PER_IN
     sx = (right - left) / n_days  # pt per day
     sy = (bottom - top) / n  # pt per row; rows span [-0.6, n - 0.4], row 0 at the bottom
 
@@ -148,52 +135,91 @@ def _chart(items: Sequence[ClaimItem]) -> str:
     def py(row: float) -> float:
         return bottom - (row + 0.6) * sy
 
-    def rect_path(rects: list[tuple[float, float, float, float]]) -> str:
-        return "".join(
-            f"M{_num(px(x))} {_num(py(y + h))}h{_num(w * sx)}v{_num(h * sy)}h{_num(-w * sx)}z" for x, w, y, h in rects
-        )
+    def mark(kind: str, a: float, b: float, row: float, low: float, high: float) -> None:
+        """A box from a to b (epoch seconds) between row + low and row + high."""
+        x, y = px((a - m0) / DAY), py(row + high)
+        chart.box(kind, x, y, (b - a) / DAY * sx, (high - low) * sy)
+        if kind == "refused":
+            chart.hatch(x, y, (b - a) / DAY * sx, (high - low) * sy)
 
-    def line_path(lines: list[tuple[float, float, float, float]]) -> str:
-        return "".join(f"M{_num(px(x0))} {_num(py(y0))}L{_num(px(x1))} {_num(py(y1))}" for x0, y0, x1, y1 in lines)
+    for d in range(1, round(n_days)):  # the day grid, under the marks
+        chart.stroke("grid", px(d), py(n - 0.4), px(d), py(-0.6))
+    for row, item in enumerate(reversed(items)):
+        s = item.statement
+        calendar = HolidayCalendar(s.policy.holidays_subdivision, s.policy.extra_closed_days)
+        clock = Clock.BUSINESS_HOURS if s.profile.regime is Regime.VGA else Clock.COVERAGE
+        for a, b in windows(clock, m0, m1, calendar):
+            mark("coverage", a, b, row, -0.4, 0.4)
+        for x in s.exclusions:
+            a, b = max(epoch(x.exclusion.start), m0), min(epoch(x.exclusion.end), m1)
+            if b > a:
+                mark("excluded" if x.applied else "refused", a, b, row, -0.4, -0.18)
+        for o in s.outages:
+            a, b = max(o.start, m0), min(o.end, m1)
+            mark("counted" if o.counted else "uncounted", a, max(b, a + 0.02 * DAY), row, -0.15, 0.15)
+        for f in item.freezes:
+            a, b = max(f.start, m0), min(f.end, m1)
+            if b > a:
+                mark("freeze", a, b, row, 0.18, 0.4)
+        for a, _ in s.microcuts:
+            if m0 <= a < m1:
+                chart.stroke("microcut", px((a - m0) / DAY), py(row - 0.4), px((a - m0) / DAY), py(row + 0.4))
 
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_num(WIDTH)}pt" height="{_num(height)}pt" '
-        f'viewBox="0 0 {_num(WIDTH)} {_num(height)}" font-family={quoteattr(FONT)} fill="#000">',
-        '<defs><pattern id="refused" width="4" height="4" patternUnits="userSpaceOnUse" '
-        'patternTransform="rotate(45)"><rect width="4" height="4" fill="#bdc3c7"/>'
-        '<path d="M0 0V4" stroke="#555" stroke-width="0.8"/></pattern></defs>',
-        # the day grid first, under the marks
-        f'<path d="{line_path([(d, -0.6, d, n - 0.4) for d in range(1, round(n_days))])}" '
-        'stroke="#eeeeee" stroke-width="0.5" fill="none"/>',
+    chart.frame = (left, top, right - left, bottom - top)
+    chart.labels.append(Label(left, top - 5, str(month), TITLE_PT))
+    chart.labels += [
+        Label(px(d), bottom + 3.5 + LABEL_PT, str(d + 1), LABEL_PT, "middle") for d in range(0, round(n_days), 2)
     ]
-    for kind in ("coverage", "excluded", "refused", "counted", "uncounted", "freeze"):
-        if kind in marks.rects:
-            out.append(f'<path d="{rect_path(marks.rects[kind])}" fill="{COLOURS[kind]}"/>')
-    if "microcut" in marks.lines:
-        out.append(
-            f'<path d="{line_path(marks.lines["microcut"])}" stroke="{COLOURS["microcut"]}" '
-            'stroke-width="0.8" fill="none"/>'
-        )
-    out.append(
-        f'<rect x="{_num(left)}" y="{_num(top)}" width="{_num(right - left)}" height="{_num(bottom - top)}" '
-        'fill="none" stroke="#000" stroke-width="0.8"/>'
-    )
-    out.append(_text(left, top - 5, str(month), 9))
-    out += [_text(px(d), bottom + 3.5 + LABEL_PT, str(d + 1), LABEL_PT, "middle") for d in range(0, round(n_days), 2)]
-    out += [_text(left - 3.5, py(row) + 0.35 * LABEL_PT, label, LABEL_PT, "end") for row, label in enumerate(labels)]
+    chart.labels += [Label(left - 3.5, py(row) + 0.35 * LABEL_PT, t, LABEL_PT, "end") for row, t in enumerate(labels)]
     # Legend: three columns of two entries, centred under the axes.
     swatch, gap, line = 2 * LEGEND_PT, 0.8 * LEGEND_PT, 1.6 * LEGEND_PT
     columns = [LEGEND[i : i + 2] for i in range(0, len(LEGEND), 2)]
-    widths = [swatch + gap + max(text_width(text, LEGEND_PT) for _, text in c) for c in columns]
-    lx = (WIDTH - sum(widths) - 2 * LEGEND_PT * (len(columns) - 1)) / 2
-    for column, width in zip(columns, widths, strict=True):
+    widths = [swatch + gap + max(text_width(text, SANS, LEGEND_PT) for _, text in c) for c in columns]
+    lx = (width - sum(widths) - 2 * LEGEND_PT * (len(columns) - 1)) / 2
+    for column, column_width in zip(columns, widths, strict=True):
         for i, (kind, text) in enumerate(column):
-            y = height - 0.02 * PT_PER_IN - (len(column) - i) * line
-            out.append(
-                f'<rect x="{_num(lx)}" y="{_num(y + 0.15 * LEGEND_PT)}" width="{_num(swatch)}" '
-                f'height="{_num(0.7 * LEGEND_PT)}" fill="{COLOURS[kind]}"/>'
-            )
-            out.append(_text(lx + swatch + gap, y + 0.85 * LEGEND_PT, text, LEGEND_PT))
-        lx += width + 2 * LEGEND_PT
-    out.append("</svg>")
-    return "".join(out)
+            y = chart.height - 0.02 * PT_PER_IN - (len(column) - i) * line
+            chart.box(kind, lx, y + 0.15 * LEGEND_PT, swatch, 0.7 * LEGEND_PT)
+            chart.labels.append(Label(lx + swatch + gap, y + 0.85 * LEGEND_PT, text, LEGEND_PT))
+        lx += column_width + 2 * LEGEND_PT
+    return chart
+
+
+def drawing(chart: Chart) -> Drawing:
+    """The chart as a ReportLab drawing: one compound path per kind of box and of stroke, the frame, the
+    labels as text (ReportLab's y goes upwards: flipped here)."""
+    h = chart.height
+    out = Drawing(chart.width, h, initialFontName=SANS, initialFontSize=LABEL_PT)
+    out.add(_strokes(chart.strokes.get("grid", []), h, "grid"))  # under the marks
+    for kind in FILLS:
+        boxes = chart.boxes.get(kind, [])
+        if boxes:
+            path = Path(fillColor=HexColor(COLOURS[kind]), strokeColor=None, fillMode=NON_ZERO)
+            for x, y, w, bh in boxes:
+                path.moveTo(x, h - y - bh)
+                path.lineTo(x + w, h - y - bh)
+                path.lineTo(x + w, h - y)
+                path.lineTo(x, h - y)
+                path.closePath()
+            out.add(path)
+    for kind in ("hatch", "microcut"):
+        out.add(_strokes(chart.strokes.get(kind, []), h, kind))
+    x, y, w, fh = chart.frame
+    frame = Path(fillColor=None, strokeColor=HexColor("#000000"), strokeWidth=0.8)
+    frame.moveTo(x, h - y - fh)
+    frame.lineTo(x + w, h - y - fh)
+    frame.lineTo(x + w, h - y)
+    frame.lineTo(x, h - y)
+    frame.closePath()
+    out.add(frame)
+    for label in chart.labels:
+        out.add(String(label.x, h - label.y, label.text, fontName=SANS, fontSize=label.size, textAnchor=label.anchor))
+    return out
+
+
+def _strokes(segments: list[Segment], h: float, kind: str) -> Path:
+    path = Path(fillColor=None, strokeColor=HexColor(COLOURS[kind]), strokeWidth=STROKES[kind])
+    for x0, y0, x1, y1 in segments:
+        path.moveTo(x0, h - y0)
+        path.lineTo(x1, h - y1)
+    return path

@@ -1,18 +1,18 @@
 """A claim as files: PDF letter + annex in French (the contract's language) and English, JSON and CSV.
 
-HTML comes from Jinja2 templates with autoescaping on, so every user-supplied string (client, site and
-service names, notes, evidence paths) is escaped; the few strings placed in CSS (page header and footer)
-go through `css_string`, which hex-escapes everything but letters and digits. WeasyPrint turns the HTML into
-PDF with a URL fetcher that loads nothing but the `data:` URIs of our own charts (no file, no network).
+The PDFs are laid out with ReportLab's platypus: paragraphs, tables (header row repeated on each page) and
+the timeline chart as a drawing (agent/claims/charts.py), in DejaVu Sans (agent/claims/fonts.py). Every
+user-supplied string (client, site and service names, references, notes, causes, evidence paths) placed in
+a Paragraph goes through `xml.sax.saxutils.escape`, so a `<b>` or `&` in it prints as such; a table cell
+that fits on one line is a plain string, never markup; the page header and footer are drawn as text.
 
-Rendering cost (docs/claims.md, "Performance"): each process keeps one WeasyPrint `FontConfiguration` and the
-parsed `claim.css` for all its documents, and the two languages of a claim share an image cache, so the
-timeline chart (drawn once per claim) is parsed once.
+Rendering cost (docs/claims.md, "Performance"): the fonts are registered and the styles built once per
+process; a table cell is a wrapping Paragraph only when its text does not fit on one line; the chart is
+drawn once per claim for both languages.
 """
 
 from __future__ import annotations
 
-import base64
 import csv
 import functools
 import gc
@@ -21,23 +21,35 @@ import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
-import jinja2
-from markupsafe import Markup
-
-from agent.claims.build import Claim, claim_document
-from agent.claims.charts import timeline_svgs
-
-TEMPLATES = Path(__file__).parent / "templates"
-_ENV = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES),
-    autoescape=True,  # every {{ }} is HTML-escaped, whatever the file name
-    undefined=jinja2.StrictUndefined,
+from reportlab.graphics.shapes import Drawing, String
+from reportlab.lib.colors import HexColor
+from reportlab.lib.enums import TA_RIGHT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    BaseDocTemplate,
+    CondPageBreak,
+    Flowable,
+    HRFlowable,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Table,
 )
+
+from agent.claims import fonts
+from agent.claims.build import Claim, claim_document
+from agent.claims.charts import timeline_drawings
+from agent.claims.fonts import BOLD, MONO, SANS, text_width
 
 MONTHS = {
     "fr": [
@@ -273,15 +285,6 @@ STRINGS: dict[str, dict[str, str]] = {
 }
 
 
-def css_string(text: str) -> Markup:
-    """A CSS string literal safe inside <style>: every character but letters, digits and space is a hex
-    escape, so no quote, backslash or `</style>` can get through."""
-    out = []
-    for ch in text:
-        out.append(ch if ch.isascii() and (ch.isalnum() or ch == " ") else f"\\{ord(ch):06x}")
-    return Markup('"' + "".join(out) + '"')
-
-
 def formatters(lang: str) -> dict[str, Callable[..., str]]:
     def num(value: str | None) -> str:
         if value is None:
@@ -308,88 +311,502 @@ def formatters(lang: str) -> dict[str, Callable[..., str]]:
     return {"num": num, "money": money, "day": day, "dt": dt}
 
 
-def _data_uri(svg: str) -> str:
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+# --- PDF (ReportLab platypus) ------------------------------------------------------------------------------
+
+PAGE_W, PAGE_H = A4
+MARGIN_X, MARGIN_TOP, MARGIN_BOTTOM = 16 * mm, 22 * mm, 20 * mm
+FRAME_W = PAGE_W - 2 * MARGIN_X
+TABLE_PT = 7.5
+PAD_X, PAD_Y = 1.2 * mm, 0.8 * mm
+INK, GREY, RED = HexColor("#222222"), HexColor("#666666"), HexColor("#c0392b")
 
 
-def render_html(claim: Claim, lang: str, charts: list[str] | None = None) -> str:
-    t = STRINGS[lang]
-    f = formatters(lang)
-    annex = claim.annex
-    month_name = f"{MONTHS[lang][claim.month.month - 1]} {claim.month.year}"
-    markings = []
-    if claim.draft:
-        markings.append(t["draft"])
-    if claim.status == "void":
-        markings.append(t["void_marking"])
+class _Markup(str):
+    """Paragraph markup whose user strings are already escaped (a plain `str` cell is literal text)."""
+
+
+@dataclass(frozen=True)
+class _Group:
+    """A row spanning the table, in bold, naming the site and service of the rows under it; `note`, in
+    normal weight, when it has no rows."""
+
+    text: str
+    note: str | None = None
+
+
+class _Styles:
+    """The paragraph styles and the common table commands of every document, built once per process (the
+    fonts registered first)."""
+
+    def __init__(self) -> None:
+        fonts.register()
+        body = ParagraphStyle("body", fontName=SANS, fontSize=9, leading=11.5, textColor=INK, spaceAfter=7)
+        self.body = body
+        self.parties = ParagraphStyle("parties", body, spaceAfter=0)
+        self.object = ParagraphStyle("object", body, fontName=BOLD, spaceBefore=4 * mm, spaceAfter=3 * mm)
+        self.void = ParagraphStyle(
+            "void", body, textColor=RED, borderColor=RED, borderWidth=1, borderPadding=2 * mm,
+            leftIndent=2 * mm, rightIndent=2 * mm, spaceBefore=2 * mm, spaceAfter=4 * mm,
+        )  # fmt: skip
+        self.total = ParagraphStyle("total", body, fontName=BOLD, fontSize=11, leading=14, spaceBefore=3 * mm)
+        self.digest = ParagraphStyle("digest", body, fontName=MONO, fontSize=7.5, leading=9.5)
+        self.small = ParagraphStyle("small", body, fontSize=7, leading=9, textColor=HexColor("#555555"))
+        self.h1 = ParagraphStyle("h1", body, fontName=BOLD, fontSize=13, leading=16, spaceAfter=3 * mm)
+        self.h2 = ParagraphStyle("h2", body, fontName=BOLD, fontSize=11, leading=13.5, spaceBefore=5 * mm, spaceAfter=1)
+        self.service = ParagraphStyle(
+            "service", body, fontSize=7, leading=9, textColor=HexColor("#333333"), spaceAfter=1.5 * mm
+        )
+        self.cell = ParagraphStyle("cell", fontName=SANS, fontSize=TABLE_PT, leading=9, textColor=INK)
+        self.cell_right = ParagraphStyle("cell_right", self.cell, alignment=TA_RIGHT)
+        self.head = ParagraphStyle("head", self.cell, fontName=BOLD)
+        self.table: list[Any] = [
+            ("FONT", (0, 0), (-1, -1), SANS, TABLE_PT, 9),
+            ("TEXTCOLOR", (0, 0), (-1, -1), INK),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LEFTPADDING", (0, 0), (-1, -1), PAD_X),
+            ("RIGHTPADDING", (0, 0), (-1, -1), PAD_X),
+            ("TOPPADDING", (0, 0), (-1, -1), PAD_Y),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), PAD_Y),
+            ("GRID", (0, 0), (-1, -1), 0.4, HexColor("#bbbbbb")),
+            ("BACKGROUND", (0, 0), (-1, 0), HexColor("#f0f3f6")),
+        ]
+
+
+@functools.cache
+def _styles() -> _Styles:
+    return _Styles()
+
+
+def _p(text: str, style: ParagraphStyle) -> Paragraph:
+    """A paragraph of plain text (escaped: a `<b>` or `&` in it prints as such)."""
+    return Paragraph(escape(text).replace("\n", "<br/>"), style)
+
+
+def _table(
+    header: Sequence[str], rows: Sequence[Sequence[str] | _Group], flex: dict[int, float], right: Sequence[int] = ()
+) -> Table:
+    """A table the width of the page: the columns not in `flex` as wide as their widest cell (and the longest
+    word of their header), the `flex` ones share the rest by weight. A cell is a plain string when it fits
+    on one line (cheap to lay out), else a wrapping Paragraph (escaped); the header row repeats on each page;
+    a group row stays with the row after it."""
+    st = _styles()
+    data_rows = [r for r in rows if not isinstance(r, _Group)]
+
+    def widest(i: int, words: bool) -> float:
+        """Column i's widest header word and widest cell (or cell word: `words`), padding included."""
+        head = max(text_width(w, BOLD, TABLE_PT) for w in header[i].split())
+        texts = (r[i] for r in data_rows if not isinstance(r[i], _Markup))
+        parts = (w for text in texts for w in text.split()) if words else texts
+        return max(head, max((text_width(p, SANS, TABLE_PT) for p in parts), default=0)) + 2 * PAD_X + 0.5
+
+    # As a browser would: the fixed columns as wide as their content, the flexible ones at least their
+    # longest word, then the room left shared by weight.
+    widths = [widest(i, words=i in flex) for i in range(len(header))]
+    fixed = sum(w for i, w in enumerate(widths) if i not in flex)
+    least = sum(w for i, w in enumerate(widths) if i in flex)
+    if fixed + least > FRAME_W:  # too wide: the fixed columns shrink (and their long cells wrap)
+        scale = max(FRAME_W - least, 0.3 * FRAME_W) / fixed
+        widths = [w if i in flex else w * scale for i, w in enumerate(widths)]
+        fixed *= scale
+    room = FRAME_W - fixed - least
+    if flex:
+        total = sum(flex.values())
+        widths = [w + room * flex[i] / total if i in flex else w for i, w in enumerate(widths)]
+    widths = [w * FRAME_W / sum(widths) for w in widths]  # exactly the frame's width
+
+    def cell(text: str, i: int) -> str | Paragraph:
+        if isinstance(text, _Markup):
+            return Paragraph(text, st.cell)
+        if "\n" not in text and text_width(text, SANS, TABLE_PT) <= widths[i] - 2 * PAD_X:
+            return text
+        return _p(text, st.cell_right if i in right else st.cell)
+
+    data: list[list[Any]] = [[_p(title, st.head) for title in header]]
+    commands = list(st.table)
+    commands += [("ALIGN", (i, 1), (i, -1), "RIGHT") for i in right]
+    for r, row in enumerate(rows, start=1):
+        if isinstance(row, _Group):
+            first: str | Paragraph
+            if row.note is not None:
+                first = Paragraph(f'<b>{escape(row.text)}</b><font color="#555555">{escape(row.note)}</font>', st.cell)
+            elif "\n" not in row.text and text_width(row.text, BOLD, TABLE_PT) <= FRAME_W - 2 * PAD_X:
+                first = row.text
+                commands.append(("FONT", (0, r), (-1, r), BOLD, TABLE_PT, 9))
+            else:
+                first = _p(row.text, st.head)
+            data.append([first])
+            data[-1] += [""] * (len(header) - 1)
+            commands += [
+                ("SPAN", (0, r), (-1, r)),
+                ("BACKGROUND", (0, r), (-1, r), HexColor("#f7f7f7")),
+                ("TOPPADDING", (0, r), (-1, r), 1.2 * mm),
+            ]
+            if r < len(rows) and not isinstance(rows[r], _Group):
+                commands.append(("NOSPLIT", (0, r), (-1, r + 1)))
+        else:
+            data.append([cell(text, i) for i, text in enumerate(row)])
+    return Table(
+        data, colWidths=widths, repeatRows=1, style=commands, hAlign="LEFT", spaceBefore=1 * mm, spaceAfter=3 * mm
+    )
+
+
+def _heading(text: str) -> list[Flowable]:
+    """An annex section title, ruled, starting a new page when fewer than a few rows would fit under it."""
+    return [
+        CondPageBreak(30 * mm),
+        _p(text, _styles().h2),
+        HRFlowable(width="100%", thickness=0.5, color=HexColor("#999999"), spaceBefore=1, spaceAfter=2 * mm),
+    ]
+
+
+def _story(claim: Claim, lang: str, charts: Sequence[Drawing]) -> list[Flowable]:
+    """The letter, then the annex, as flowables."""
+    st, t, f = _styles(), STRINGS[lang], formatters(lang)
+    num, money, day, dt = f["num"], f["money"], f["day"], f["dt"]
+    annex, client, provider = claim.annex, claim.client, claim.provider
     services = annex["services"]
+    month_name = f"{MONTHS[lang][claim.month.month - 1]} {claim.month.year}"
+    deadline, alert = day(annex["claim_deadline"]), day(annex["claim_alert_date"])
 
-    def rows_of(table: str) -> Callable[[dict[str, Any]], list[dict[str, Any]]]:
-        def pick(s: dict[str, Any]) -> list[dict[str, Any]]:
-            return [r for r in annex[table] if r["service_id"] == s["service_id"] and r["site"] == s["site"]]
+    def pct(value: str | None) -> str:
+        return f"{num(value)}\u00a0%" if value is not None else "—"
 
-        return pick
+    def site(s: dict[str, Any]) -> str:
+        return f"{s['site']} — {s['service_id']}"
+
+    def period(start: str, end: str | None) -> str:
+        return f"{dt(start)} → {dt(end) if end else '…'}"
 
     def cause(value: str | None) -> str:
         return "" if value is None else value.replace("_", " ")
 
-    template = _ENV.get_template("claim.html.j2")
-    return template.render(
-        lang=lang,
-        t=t,
-        client=claim.client,
-        provider=claim.provider,
-        annex=annex,
-        services=services,
-        status=claim.status,
-        digest=claim.digest,
-        month_name=month_name,
-        today=f["day"](claim.today),
-        deadline=f["day"](annex["claim_deadline"]),
-        alert=f["day"](annex["claim_alert_date"]),
-        has_vga=any(s["contract"] == "vga" and Decimal(s["claimed_eur"]) > 0 for s in services),
-        charts=[_data_uri(svg) for svg in (charts if charts is not None else timeline_svgs(claim.items))],
-        marking_css=css_string(" · ".join(markings)),
-        footer_css=css_string(f"{claim.client.name} — {month_name} — SHA-256 {claim.digest[:16]}…"),
-        tickets_of=rows_of("tickets"),
-        outages_of=rows_of("outages"),
-        exclusions_of=rows_of("exclusions"),
-        findings_of=rows_of("findings"),
-        cause=cause,
-        **f,
-    )
+    def grouped(
+        table: str, row: Callable[[dict[str, Any]], Sequence[str]], empty: str | None = None
+    ) -> list[Sequence[str] | _Group]:
+        """The rows of `table`, each service's under a group row (a service without rows: only when `empty`)."""
+        out: list[Sequence[str] | _Group] = []
+        for s in services:
+            mine = [r for r in annex[table] if r["service_id"] == s["service_id"] and r["site"] == s["site"]]
+            if mine:
+                out.append(_Group(site(s)))
+                out += [row(r) for r in mine]
+            elif empty is not None:
+                out.append(_Group(site(s) + t["colon"], empty))
+        return out
 
-
-class _Weasy:
-    """What every document of a process shares: WeasyPrint's font configuration (fontconfig lookups and
-    loaded faces), the parsed stylesheet, and the URL fetcher."""
-
-    def __init__(self) -> None:
-        import weasyprint
-        from weasyprint.text.fonts import FontConfiguration
-        from weasyprint.urls import URLFetcher
-
-        self.weasyprint = weasyprint
-        self.font_config = FontConfiguration()
-        # Only our own charts, embedded as data: URIs: nothing from disk or the network, and a refused URL
-        # stops the rendering instead of leaving a hole in a legal document.
-        self.fetcher = URLFetcher(allowed_protocols={"data"}, fail_on_errors=True)
-        self.stylesheet = weasyprint.CSS(
-            string=(TEMPLATES / "claim.css").read_text(encoding="utf-8"),
-            font_config=self.font_config,
-            url_fetcher=self.fetcher,
+    parties = [
+        "\n".join(x for x in (client.name, client.address, client.contact) if x),
+        "\n".join(x for x in (provider.name, provider.address, provider.email) if x),
+    ]
+    story: list[Flowable] = [
+        Table(
+            [[_p(text, st.parties) for text in parties]],
+            colWidths=[0.55 * FRAME_W, 0.45 * FRAME_W],
+            style=[
+                ("FONT", (0, 0), (-1, -1), SANS),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ],
+            hAlign="LEFT",
+            spaceAfter=8 * mm,
+        ),
+        _p(f"{t['dated']} {day(claim.today)}", st.body),
+    ]
+    if claim.status == "nothing_to_claim":
+        story += [_p(f"{t['object_statement']} — {month_name}", st.object), _p(t["met_body"], st.body)]
+    else:
+        story.append(_p(f"{t['object_claim']} — {month_name}", st.object))
+        if claim.status == "void":
+            story.append(_p(t["void_body"].format(deadline=deadline), st.void))
+        story += [_p(t["salutation"], st.body), _p(t["claim_body"].format(month=month_name), st.body)]
+        if any(s["contract"] == "vga" and Decimal(s["claimed_eur"]) > 0 for s in services):
+            story.append(_p(t["vga_body"], st.body))
+    story.append(
+        _table(
+            [
+                t["site"],
+                t["service"],
+                t["contract"],
+                t["availability"],
+                t["tier"],
+                t["gtr"],
+                t["total_pct"],
+                t["amount"],
+            ],
+            [
+                [
+                    s["site"],
+                    s["service_id"],
+                    s["contract_title"],
+                    pct(s["availability_pct"]),
+                    pct(s["tier_pct"]),
+                    pct(s["gtr_penalty_pct"]),
+                    pct(s["total_credit_pct"]) + (f" ({t['capped']})" if s["cap_applied"] else ""),
+                    money(s["claimed_eur"]) + (f" — {t['void']}" if s["void"] else ""),
+                ]
+                for s in services
+            ],
+            flex={0: 1, 1: 1, 2: 1.5},
+            right=(3, 4, 5, 6, 7),
         )
+    )
+    story.append(_p(f"{t['total']} {money(annex['total_claimed_eur'])} {t['excl_vat']}", st.total))
+    if annex["claim_deadline"]:
+        story.append(_p(t["deadline"].format(deadline=deadline, alert=alert), st.body))
+    story += [_p(t["digest_intro"], st.body), _p(f"SHA-256 {claim.digest}", st.digest)]
+    if claim.status != "nothing_to_claim":
+        story.append(_p(t["closing"], st.body))
+    story += [_p(t["generated"].format(today=day(claim.today)), st.small), PageBreak()]
+
+    # The annex: the chart, then one table per kind of row for the whole client.
+    story.append(_p(f"{t['annex']} — {client.name} — {month_name}", st.h1))
+    story += charts
+
+    def availability(s: dict[str, Any]) -> list[str]:
+        shadow = s["shadow"] or {}
+        objective = f"{pct(s['objective_pct'])} — {t['met'] if s['objective_met'] else t['missed']}"
+        return [
+            site(s),
+            pct(s["availability_pct"]),
+            pct(s["gross_availability_pct"]),
+            *(pct(shadow.get(k)) for k in ("all_hours_pct", "coverage_only_pct", "measured_pct")),
+            objective if s["objective_pct"] else "—",
+            num(s["counted_minutes"]),
+            num(s["excluded_minutes"]),
+        ]
+
+    def ticket(k: dict[str, Any]) -> list[str]:
+        return [
+            k["id"],
+            f"{t[k['clock']]}, {num(k['target_hours'])}\u00a0h",
+            period(k["start"], k["stop"]),
+            f"{num(k['elapsed_hours'])}\u00a0h",
+            f"{num(k['frozen_hours'])}\u00a0h",
+            pct(k["penalty_pct"]),
+            ", ".join(k["flags"]),
+        ]
+
+    def outage(o: dict[str, Any]) -> list[str]:
+        return [
+            period(o["start"], o["end"]),
+            num(o["minutes_in_window"]),
+            num(o["excluded_minutes"]),
+            t["yes"] if o["counted"] else t["no_unnotified"],
+            cause(o["cause"]) + (" — " if o["cause"] and o["evidence"] else "") + (o["evidence"] or ""),
+        ]
+
+    def exclusion(x: dict[str, Any]) -> list[str]:
+        return [
+            cause(x["cause"]),
+            period(x["start"], x["end"]),
+            t["yes"] if x["applied"] else (x["why_not"] or t["no"]),
+            num(x["excluded_minutes"]),
+            "\n".join(v for v in (x["note"], x["evidence"]) if v),
+        ]
+
+    story += _heading(t["availability_per_service"])
+    story.append(
+        _table(
+            [
+                f"{t['site']} — {t['service']}",
+                t["net"],
+                t["gross"],
+                t["all_hours"],
+                t["coverage_only"],
+                t["measured"],
+                t["objective"],
+                t["counted_min"],
+                t["excluded_min"],
+            ],
+            [availability(s) for s in services],
+            flex={0: 1.6, 6: 1},
+            right=(1, 2, 3, 4, 5, 7, 8),
+        )
+    )
+    if annex["tickets"]:
+        story += _heading(t["tickets"])
+        story.append(
+            _table(
+                [
+                    t["ticket"],
+                    f"{t['clock']}, {t['target'].lower()}",
+                    f"{t['start']} → {t['stop']}",
+                    t["elapsed"],
+                    t["frozen"],
+                    t["penalty"],
+                    t["flags"],
+                ],
+                grouped("tickets", ticket),
+                flex={0: 1, 6: 1.5},
+                right=(3, 4, 5),
+            )
+        )
+    story += _heading(t["outages"])
+    story.append(
+        _table(
+            [
+                f"{t['start']} → {t['end']}",
+                t["minutes_window"],
+                t["excluded_min"],
+                t["counted"],
+                f"{t['cause']} — {t['evidence'].lower()}",
+            ],
+            grouped("outages", outage, empty=t["no_outage"]),
+            flex={4: 1},
+            right=(1, 2),
+        )
+    )
+    if annex["exclusions"]:
+        story += _heading(t["exclusions"])
+        story.append(
+            _table(
+                [
+                    t["cause"],
+                    f"{t['start']} → {t['end']}",
+                    t["applied"],
+                    t["excluded_min"],
+                    f"{t['note']} — {t['evidence'].lower()}",
+                ],
+                grouped("exclusions", exclusion),
+                flex={2: 1, 4: 2},
+                right=(3,),
+            )
+        )
+    if annex["findings"]:
+
+        def finding(x: dict[str, Any]) -> list[str]:
+            label = t[x["kind"]]
+            return [
+                _Markup(f'{escape(label)}<br/><font size="7" color="#555555">{escape(x["message"])}</font>')
+                if lang == "en"
+                else label,
+                x["subject"] + (f" (#{', #'.join(map(str, x['records']))})" if x["records"] else ""),
+                period(x["record_start"], x["record_end"]),
+                period(x["outage_start"], x["outage_end"]) if x["outage_start"] else "—",
+            ]
+
+        story += _heading(t["findings"])
+        story.append(
+            _table(
+                [t["finding"], t["record"], t["recorded_period"], t["measured_outage"]],
+                grouped("findings", finding),
+                flex={0: 2, 1: 1},
+            )
+        )
+    story += _heading(t["contracts_and_policy"])
+    for s in services:
+        policy = ", ".join(f"{k}={v}" for k, v in s["policy"].items())
+        text = [
+            f"{t['colon']}{s['contract_title']}" + (f", {t['article']} {s['article']}" if s["article"] else ""),
+            f" — {t['version']} {s['contract_version']} — {t['fee']} {money(s['monthly_fee_eur'])}.",
+            f" {t['policy']}: {policy}.",
+            f" {t['flags']}: {', '.join(s['flags'])}." if s["flags"] else "",
+            f" {t['records']}: {', '.join(map(str, s['ledger_records'])) if s['ledger_records'] else '—'}.",
+            f" {t['source']}: {s['source']}." if s["source"] else "",
+        ]
+        story.append(Paragraph(f"<b>{escape(site(s))}</b>{escape(''.join(text))}", st.service))
+    return story
 
 
-@functools.cache
-def _weasy() -> _Weasy:
-    return _Weasy()
+class _PagedCanvas(Canvas):
+    """A canvas that holds its pages until the document is complete, to print "page / pages" on each."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pages: list[dict[str, Any]] = []
+
+    def showPage(self) -> None:
+        self._pages.append(dict(self.__dict__))
+        self._startPage()  # type: ignore[attr-defined]  # ReportLab's own reset for the next page
+
+    def save(self) -> None:
+        for n, page in enumerate(self._pages, start=1):
+            self.__dict__.update(page)
+            self.setFont(SANS, 7)
+            self.setFillColor(GREY)
+            self.drawRightString(PAGE_W - MARGIN_X, 10 * mm, f"{n} / {len(self._pages)}")
+            super().showPage()
+        super().save()
+
+
+def _page_decoration(claim: Claim, lang: str) -> Callable[[Canvas, BaseDocTemplate], None]:
+    """What every page carries: the marking (DRAFT, VOID) at the top, the client, month and digest at the
+    bottom (the page number: `_PagedCanvas`). Drawn as text, never markup."""
+    t = STRINGS[lang]
+    markings = [t["draft"]] if claim.draft else []
+    if claim.status == "void":
+        markings.append(t["void_marking"])
+    marking = " · ".join(markings)
+    month_name = f"{MONTHS[lang][claim.month.month - 1]} {claim.month.year}"
+    name, room = claim.client.name, 0.75 * FRAME_W
+    footer = f"{name} — {month_name} — SHA-256 {claim.digest[:16]}…"
+    while text_width(footer, SANS, 7) > room and len(name) > 1:  # a very long client name is cut
+        name = name[: max(1, len(name) * 3 // 4)]
+        footer = f"{name}… — {month_name} — SHA-256 {claim.digest[:16]}…"
+
+    def decorate(canvas: Canvas, doc: BaseDocTemplate) -> None:
+        canvas.saveState()
+        if marking:
+            canvas.setFont(BOLD, 14)
+            canvas.setFillColor(RED)
+            canvas.drawCentredString(PAGE_W / 2, PAGE_H - 13 * mm, marking)
+        canvas.setFont(SANS, 7)
+        canvas.setFillColor(GREY)
+        canvas.drawString(MARGIN_X, 10 * mm, footer)
+        canvas.restoreState()
+
+    return decorate
+
+
+def chart_drawings(claim: Claim) -> list[Drawing]:
+    """The timeline chart(s) of a claim, the width of the page: drawn once, placed in both languages."""
+    return timeline_drawings(claim.items, FRAME_W)
+
+
+def render_pdf(claim: Claim, lang: str, charts: Sequence[Drawing] | None = None) -> bytes:
+    """The claim letter and its annex in `lang` as PDF. `charts`: `chart_drawings(claim)`, to share between
+    the languages."""
+    t = STRINGS[lang]
+    out = io.BytesIO()
+    month_name = f"{MONTHS[lang][claim.month.month - 1]} {claim.month.year}"
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        leftMargin=MARGIN_X,
+        rightMargin=MARGIN_X,
+        topMargin=MARGIN_TOP,
+        bottomMargin=MARGIN_BOTTOM,
+        title=f"{t['title']} — {claim.client.name} — {month_name}",
+        author=claim.provider.name,
+        subject=f"SLA {claim.month} — SHA-256 {claim.digest}",
+        creator="Vigie",
+        lang=lang,
+        displayDocTitle=True,
+        initialFontName=SANS,
+    )
+    decorate = _page_decoration(claim, lang)
+    story = _story(claim, lang, chart_drawings(claim) if charts is None else charts)
+    doc.build(story, onFirstPage=decorate, onLaterPages=decorate, canvasmaker=_PagedCanvas)
+    return out.getvalue()
 
 
 def warm_up() -> None:
-    """Load WeasyPrint, the stylesheet and the fonts now, by rendering a tiny document: before forking
-    workers, which then inherit them loaded instead of each paying for it on its first claim."""
-    render_pdf("<p>Vigie <b>—</b> 0,00 € <span class='digest'>0</span></p>")
+    """Import ReportLab, register the fonts and build the styles now, by rendering a tiny document: before
+    forking workers, which then inherit them loaded instead of each paying for it on its first claim."""
+    out = io.BytesIO()
+    st = _styles()
+    doc = SimpleDocTemplate(out, pagesize=A4, initialFontName=SANS)
+    sample = Drawing(100, 20, initialFontName=SANS)
+    sample.add(String(0, 5, "Vigie 0,00 €", fontName=SANS, fontSize=7))
+    doc.build(
+        [
+            _p("Vigie — 0,00 €", st.total),
+            _p("SHA-256 0", st.digest),
+            _table(["Site", "%"], [_Group("Site"), ["Lyon <&>", "99,9\u00a0%"]], flex={0: 1}, right=(1,)),
+            sample,
+        ],
+        canvasmaker=_PagedCanvas,
+    )
 
 
 _prepared = False
@@ -419,19 +836,6 @@ def collect_claim_garbage() -> None:
     cycles now. Elsewhere the automatic collector does it."""
     if not gc.isenabled():
         gc.collect()
-
-
-def render_pdf(html: str, cache: dict[str, Any] | None = None) -> bytes:
-    """The PDF of a claim's HTML (render_html), styled by claim.css. `cache`: WeasyPrint's image cache, to
-    share between the documents that embed the same chart."""
-    w = _weasy()
-    document = w.weasyprint.HTML(string=html, url_fetcher=w.fetcher)
-    return document.write_pdf(  # type: ignore[no-any-return]
-        font_config=w.font_config,
-        stylesheets=[w.stylesheet],
-        cache={} if cache is None else cache,
-        presentational_hints=False,  # no HTML presentational attribute to honour: skip that pass
-    )
 
 
 # --- CSV (docs/claims.md lists the columns; they only ever grow at the end) -------------------------------
@@ -555,11 +959,10 @@ def write_claim(claim: Claim, out_dir: Path, langs: tuple[str, ...] = ("fr", "en
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = file_stem(claim)
     written: list[Path] = []
-    charts = timeline_svgs(claim.items)  # one drawing for both languages (bilingual legend)
-    images: dict[str, Any] = {}  # …parsed once, drawn in each PDF
+    charts = chart_drawings(claim)  # one drawing for both languages (bilingual legend)
     for lang in langs:
         path = out_dir / f"{stem}-{lang}.pdf"
-        path.write_bytes(render_pdf(render_html(claim, lang, charts), cache=images))
+        path.write_bytes(render_pdf(claim, lang, charts))
         written.append(path)
     path = out_dir / f"{stem}.json"
     path.write_text(json.dumps(claim_document(claim), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -27,7 +27,7 @@ _GROUPS: list[tuple[str, str]] = [
 
 def build(only: str | None = None) -> typer.Typer:
     """The CLI with every command group, or with `only` that one: `vigie agent run` imports the agent's
-    modules and nothing else (the claims group alone pulls in WeasyPrint, tens of MB of RSS)."""
+    modules and nothing else (the claims group alone pulls in ReportLab and its fonts)."""
     cli = typer.Typer(
         name="vigie",
         help="Vigie: network SLA monitoring and GTR measurement, contract penalties from real measurements.",

@@ -1,4 +1,4 @@
-"""Monthly claims as a user gets them: real PDFs rendered by WeasyPrint, read back with poppler
+"""Monthly claims as a user gets them: real PDFs rendered by ReportLab, read back with poppler
 (pdftotext for the words, pdftoppm for the pages as images), plus the JSON/CSV and the digest."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 
 from agent.casefile import load_case
 from agent.claims.build import ClaimError, build_claim, canonical_json
-from agent.claims.render import CSV_COLUMNS, render_html, write_claims
+from agent.claims.render import CSV_COLUMNS, render_pdf, write_claims
 from agent.claims.sources import items_for, read_manifest
 from agent.clock import FakeClock
 from agent.ledger import AUTO_EXCLUSION, AUTO_MAINTENANCE, Kind, Ledger, LedgerError, Record, ServiceRef, fold_all
@@ -160,17 +160,23 @@ def test_hostile_site_names_and_notes_are_printed_literally_never_interpreted(cl
     assert '</td></tr><imgsrc="http://127.0.0.1:9/x.png">' in "".join(text.split())
 
 
-def test_the_html_escapes_every_user_string(tmp_path: Path) -> None:
-    _, groups = read_manifest(write_manifest(tmp_path, {HOSTILE_SITE: INTERNET_CASE}))
+def test_markup_in_user_strings_prints_literally_in_every_paragraph_and_cell(tmp_path: Path) -> None:
+    """ReportLab's Paragraph reads markup: each user string placed in one is escaped, so a `<b>`, `<script>`
+    or `&amp;` prints as typed (unescaped, `<b>` would turn bold, `<script>` stop the rendering, `<img src>`
+    fetch a URL). The long site name wraps: a Paragraph in every table, not only a plain cell."""
+    site = "<b>Lyon</b> & <script>x</script> " + "long " * 30
+    manifest = write_manifest(tmp_path, {site: INTERNET_CASE}, name="<b>ACME</b> &amp; Co")
+    _, groups = read_manifest(manifest)
     claim = build_claim(groups[0].client, items_for(groups[0], Month(2026, 10)), today=date(2026, 11, 5))
-    html = render_html(claim, "fr", charts=[])
-    assert "<script>" not in html
-    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
-    assert '<img src="http' not in html
-    assert "{{ 7*7 }}" in html  # not evaluated
-    # the client name also goes into the page footer, a CSS string: hex-escaped, no quote gets through
-    footer = next(line for line in html.splitlines() if "@bottom-left" in line)
-    assert '"Industries"' not in footer and "<SAS>" not in footer
+    pdf = tmp_path / "claim.pdf"
+    pdf.write_bytes(render_pdf(claim, "en"))
+    text = "".join(" ".join(pdf_pages(pdf, layout=False)).split())  # without white space: cells wrap
+    # the letter's table, the chart's label, the availability and outage tables, the contract paragraph
+    assert text.count("<b>Lyon</b>&<script>x</script>") >= 5
+    assert text.count("<b>ACME</b>&amp;Co") >= 3  # the parties, the annex title, the page footers
+    assert '</td></tr><imgsrc="http://127.0.0.1:9/x.png">{{7*7}}$\\alpha$' in text  # the note
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert "Title:           SLA penalty claim — <b>ACME</b> &amp; Co — October 2026" in info
 
 
 def test_pages_render_to_images_with_ink_on_them(claim_dir: Path, tmp_path: Path) -> None:
