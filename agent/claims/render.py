@@ -39,10 +39,11 @@ from reportlab.platypus import (
     BaseDocTemplate,
     CondPageBreak,
     Flowable,
+    Frame,
     HRFlowable,
     PageBreak,
+    PageTemplate,
     Paragraph,
-    SimpleDocTemplate,
     Table,
 )
 
@@ -314,7 +315,7 @@ def formatters(lang: str) -> dict[str, Callable[..., str]]:
 # --- PDF (ReportLab platypus) ------------------------------------------------------------------------------
 
 PAGE_W, PAGE_H = A4
-MARGIN_X, MARGIN_TOP, MARGIN_BOTTOM = 16 * mm, 22 * mm, 20 * mm
+MARGIN_X, MARGIN_TOP, MARGIN_BOTTOM = 16 * mm, 22 * mm, 20 * mm  # the frame of the content, no padding
 FRAME_W = PAGE_W - 2 * MARGIN_X
 TABLE_PT = 7.5
 PAD_X, PAD_Y = 1.2 * mm, 0.8 * mm
@@ -359,17 +360,6 @@ class _Styles:
         self.cell = ParagraphStyle("cell", fontName=SANS, fontSize=TABLE_PT, leading=9, textColor=INK)
         self.cell_right = ParagraphStyle("cell_right", self.cell, alignment=TA_RIGHT)
         self.head = ParagraphStyle("head", self.cell, fontName=BOLD)
-        self.table: list[Any] = [
-            ("FONT", (0, 0), (-1, -1), SANS, TABLE_PT, 9),
-            ("TEXTCOLOR", (0, 0), (-1, -1), INK),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("LEFTPADDING", (0, 0), (-1, -1), PAD_X),
-            ("RIGHTPADDING", (0, 0), (-1, -1), PAD_X),
-            ("TOPPADDING", (0, 0), (-1, -1), PAD_Y),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), PAD_Y),
-            ("GRID", (0, 0), (-1, -1), 0.4, HexColor("#bbbbbb")),
-            ("BACKGROUND", (0, 0), (-1, 0), HexColor("#f0f3f6")),
-        ]
 
 
 @functools.cache
@@ -383,12 +373,17 @@ def _p(text: str, style: ParagraphStyle) -> Paragraph:
 
 
 def _table(
-    header: Sequence[str], rows: Sequence[Sequence[str] | _Group], flex: dict[int, float], right: Sequence[int] = ()
+    header: Sequence[str],
+    rows: Sequence[Sequence[str] | _Group],
+    flex: dict[int, float],
+    right: Sequence[int] = (),
+    title: str | None = None,
 ) -> Table:
     """A table the width of the page: the columns not in `flex` as wide as their widest cell (and the longest
     word of their header), the `flex` ones share the rest by weight. A cell is a plain string when it fits
-    on one line (cheap to lay out), else a wrapping Paragraph (escaped); the header row repeats on each page;
-    a group row stays with the row after it."""
+    on one line (cheap to lay out), else a wrapping Paragraph (escaped). The header row repeats on each page;
+    a group row stays with the row after it; `title`, a section heading, is the table's first row (not
+    repeated), so that it stays with the header and the first rows."""
     st = _styles()
     data_rows = [r for r in rows if not isinstance(r, _Group)]
 
@@ -421,10 +416,32 @@ def _table(
             return text
         return _p(text, st.cell_right if i in right else st.cell)
 
-    data: list[list[Any]] = [[_p(title, st.head) for title in header]]
-    commands = list(st.table)
-    commands += [("ALIGN", (i, 1), (i, -1), "RIGHT") for i in right]
-    for r, row in enumerate(rows, start=1):
+    blank = [""] * (len(header) - 1)
+    top = 0 if title is None else 1  # the header row
+    data: list[list[Any]] = [] if title is None else [[_heading(title), *blank]]
+    data.append([_p(text, st.head) for text in header])
+    commands: list[Any] = [
+        ("FONT", (0, 0), (-1, -1), SANS, TABLE_PT, 9),
+        ("TEXTCOLOR", (0, 0), (-1, -1), INK),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LEFTPADDING", (0, top), (-1, -1), PAD_X),
+        ("RIGHTPADDING", (0, top), (-1, -1), PAD_X),
+        ("TOPPADDING", (0, top), (-1, -1), PAD_Y),
+        ("BOTTOMPADDING", (0, top), (-1, -1), PAD_Y),
+        ("GRID", (0, top), (-1, -1), 0.4, HexColor("#bbbbbb")),
+        ("BACKGROUND", (0, top), (-1, top), HexColor("#f0f3f6")),
+        *(("ALIGN", (i, top + 1), (i, -1), "RIGHT") for i in right),
+    ]
+    if title is not None:  # the heading, with the header and up to the first row after a group row
+        commands += [
+            ("SPAN", (0, 0), (-1, 0)),
+            ("LEFTPADDING", (0, 0), (-1, 0), 0),
+            ("RIGHTPADDING", (0, 0), (-1, 0), 0),
+            ("TOPPADDING", (0, 0), (-1, 0), 0),
+            ("BOTTOMPADDING", (0, 0), (-1, 0), 3 * mm),
+            ("NOSPLIT", (0, 0), (-1, min(len(rows), 2) + top)),
+        ]
+    for r, row in enumerate(rows, start=top + 1):
         if isinstance(row, _Group):
             first: str | Paragraph
             if row.note is not None:
@@ -434,26 +451,30 @@ def _table(
                 commands.append(("FONT", (0, r), (-1, r), BOLD, TABLE_PT, 9))
             else:
                 first = _p(row.text, st.head)
-            data.append([first])
-            data[-1] += [""] * (len(header) - 1)
+            data.append([first, *blank])
             commands += [
                 ("SPAN", (0, r), (-1, r)),
                 ("BACKGROUND", (0, r), (-1, r), HexColor("#f7f7f7")),
                 ("TOPPADDING", (0, r), (-1, r), 1.2 * mm),
             ]
-            if r < len(rows) and not isinstance(rows[r], _Group):
+            if r - top < len(rows) and not isinstance(rows[r - top], _Group):
                 commands.append(("NOSPLIT", (0, r), (-1, r + 1)))
         else:
             data.append([cell(text, i) for i, text in enumerate(row)])
     return Table(
-        data, colWidths=widths, repeatRows=1, style=commands, hAlign="LEFT", spaceBefore=1 * mm, spaceAfter=3 * mm
+        data,
+        colWidths=widths,
+        repeatRows=(top,),
+        style=commands,
+        hAlign="LEFT",
+        spaceBefore=0 if title is None else 5 * mm,
+        spaceAfter=3 * mm,
     )
 
 
 def _heading(text: str) -> list[Flowable]:
-    """An annex section title, ruled, starting a new page when fewer than a few rows would fit under it."""
+    """A section title of the annex, ruled."""
     return [
-        CondPageBreak(30 * mm),
         _p(text, _styles().h2),
         HRFlowable(width="100%", thickness=0.5, color=HexColor("#999999"), spaceBefore=1, spaceAfter=2 * mm),
     ]
@@ -604,7 +625,6 @@ def _story(claim: Claim, lang: str, charts: Sequence[Drawing]) -> list[Flowable]
             "\n".join(v for v in (x["note"], x["evidence"]) if v),
         ]
 
-    story += _heading(t["availability_per_service"])
     story.append(
         _table(
             [
@@ -620,11 +640,11 @@ def _story(claim: Claim, lang: str, charts: Sequence[Drawing]) -> list[Flowable]
             ],
             [availability(s) for s in services],
             flex={0: 1.6, 6: 1},
+            title=t["availability_per_service"],
             right=(1, 2, 3, 4, 5, 7, 8),
         )
     )
     if annex["tickets"]:
-        story += _heading(t["tickets"])
         story.append(
             _table(
                 [
@@ -638,10 +658,10 @@ def _story(claim: Claim, lang: str, charts: Sequence[Drawing]) -> list[Flowable]
                 ],
                 grouped("tickets", ticket),
                 flex={0: 1, 6: 1.5},
+                title=t["tickets"],
                 right=(3, 4, 5),
             )
         )
-    story += _heading(t["outages"])
     story.append(
         _table(
             [
@@ -653,11 +673,11 @@ def _story(claim: Claim, lang: str, charts: Sequence[Drawing]) -> list[Flowable]
             ],
             grouped("outages", outage, empty=t["no_outage"]),
             flex={4: 1},
+            title=t["outages"],
             right=(1, 2),
         )
     )
     if annex["exclusions"]:
-        story += _heading(t["exclusions"])
         story.append(
             _table(
                 [
@@ -669,6 +689,7 @@ def _story(claim: Claim, lang: str, charts: Sequence[Drawing]) -> list[Flowable]
                 ],
                 grouped("exclusions", exclusion),
                 flex={2: 1, 4: 2},
+                title=t["exclusions"],
                 right=(3,),
             )
         )
@@ -685,15 +706,15 @@ def _story(claim: Claim, lang: str, charts: Sequence[Drawing]) -> list[Flowable]
                 period(x["outage_start"], x["outage_end"]) if x["outage_start"] else "—",
             ]
 
-        story += _heading(t["findings"])
         story.append(
             _table(
                 [t["finding"], t["record"], t["recorded_period"], t["measured_outage"]],
                 grouped("findings", finding),
-                flex={0: 2, 1: 1},
+                flex={0: 1},
+                title=t["findings"],
             )
         )
-    story += _heading(t["contracts_and_policy"])
+    story += [CondPageBreak(25 * mm), *_heading(t["contracts_and_policy"])]
     for s in services:
         policy = ", ".join(f"{k}={v}" for k, v in s["policy"].items())
         text = [
@@ -729,7 +750,10 @@ class _PagedCanvas(Canvas):
         super().save()
 
 
-def _page_decoration(claim: Claim, lang: str) -> Callable[[Canvas, BaseDocTemplate], None]:
+PageCallback = Callable[[Canvas, BaseDocTemplate], None]
+
+
+def _page_decoration(claim: Claim, lang: str) -> PageCallback:
     """What every page carries: the marking (DRAFT, VOID) at the top, the client, month and digest at the
     bottom (the page number: `_PagedCanvas`). Drawn as text, never markup."""
     t = STRINGS[lang]
@@ -763,30 +787,34 @@ def chart_drawings(claim: Claim) -> list[Drawing]:
     return timeline_drawings(claim.items, FRAME_W)
 
 
+def _document(out: io.BytesIO, decorate: PageCallback | None = None, **metadata: Any) -> BaseDocTemplate:
+    """An A4 document with one frame, the page less its margins (no padding: the tables and the chart are
+    FRAME_W wide), `decorate` drawn on every page."""
+    frame = Frame(
+        MARGIN_X, MARGIN_BOTTOM, FRAME_W, PAGE_H - MARGIN_TOP - MARGIN_BOTTOM,
+        leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0,
+    )  # fmt: skip
+    page = PageTemplate("page", [frame]) if decorate is None else PageTemplate("page", [frame], onPage=decorate)
+    return BaseDocTemplate(out, pagesize=A4, pageTemplates=[page], initialFontName=SANS, **metadata)
+
+
 def render_pdf(claim: Claim, lang: str, charts: Sequence[Drawing] | None = None) -> bytes:
     """The claim letter and its annex in `lang` as PDF. `charts`: `chart_drawings(claim)`, to share between
     the languages."""
     t = STRINGS[lang]
     out = io.BytesIO()
     month_name = f"{MONTHS[lang][claim.month.month - 1]} {claim.month.year}"
-    doc = SimpleDocTemplate(
+    doc = _document(
         out,
-        pagesize=A4,
-        leftMargin=MARGIN_X,
-        rightMargin=MARGIN_X,
-        topMargin=MARGIN_TOP,
-        bottomMargin=MARGIN_BOTTOM,
+        _page_decoration(claim, lang),
         title=f"{t['title']} — {claim.client.name} — {month_name}",
         author=claim.provider.name,
         subject=f"SLA {claim.month} — SHA-256 {claim.digest}",
         creator="Vigie",
         lang=lang,
         displayDocTitle=True,
-        initialFontName=SANS,
     )
-    decorate = _page_decoration(claim, lang)
-    story = _story(claim, lang, chart_drawings(claim) if charts is None else charts)
-    doc.build(story, onFirstPage=decorate, onLaterPages=decorate, canvasmaker=_PagedCanvas)
+    doc.build(_story(claim, lang, chart_drawings(claim) if charts is None else charts), canvasmaker=_PagedCanvas)
     return out.getvalue()
 
 
@@ -795,7 +823,7 @@ def warm_up() -> None:
     forking workers, which then inherit them loaded instead of each paying for it on its first claim."""
     out = io.BytesIO()
     st = _styles()
-    doc = SimpleDocTemplate(out, pagesize=A4, initialFontName=SANS)
+    doc = _document(out)
     sample = Drawing(100, 20, initialFontName=SANS)
     sample.add(String(0, 5, "Vigie 0,00 €", fontName=SANS, fontSize=7))
     doc.build(
