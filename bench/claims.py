@@ -20,8 +20,8 @@ It reports, honestly for a pool:
   over the parent and its workers, sampled every 0.1 s from /proc, and the largest single RSS (ru_maxrss).
 `--stages` also splits the CPU time per stage. Target: under 0.5 s per client, linear.
 
-Last measured (docs/claims.md, "Performance"; 2 shared vCPUs, load 1.8–2.5): 200 clients, 2 jobs: 0.65 wall s
-and 1.04 CPU s per client (PDFs 0.88, garbage collection 0.11), halves within 6 %, peak 206 MiB PSS.
+Last measured (docs/claims.md, "Performance"; 2 shared vCPUs, load 0.9–1.2): 200 clients, 2 jobs: 0.042 wall s
+and 0.085 CPU s per client (PDFs 0.069, garbage collection 0.006), halves within 3 %, peak 92 MiB PSS.
 """
 
 from __future__ import annotations
