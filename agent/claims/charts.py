@@ -127,7 +127,7 @@ def _chart(items: Sequence[ClaimItem], width: float) -> Chart:
     right = width - 0.15 * PT_PER_IN
     top, bottom = 0.3 * PT_PER_IN, chart.height - 0.75 * PT_PER_IN
     sx = (right - left) / n_days  # pt per day
-    sy = (bottom - top) / n  # pt per row; rows span [-0.6, n - 0.4], row 0 at the bottom
+    sy = (bottom - top) / n  # pt per row; row r spans [r - 0.6, r + 0.4], row 0 at the bottom
 
     def px(day: float) -> float:
         return left + day * sx
@@ -143,7 +143,7 @@ def _chart(items: Sequence[ClaimItem], width: float) -> Chart:
             chart.hatch(x, y, (b - a) / DAY * sx, (high - low) * sy)
 
     for d in range(1, round(n_days)):  # the day grid, under the marks
-        chart.stroke("grid", px(d), py(n - 0.4), px(d), py(-0.6))
+        chart.stroke("grid", px(d), py(n - 0.6), px(d), py(-0.6))
     for row, item in enumerate(reversed(items)):
         s = item.statement
         calendar = HolidayCalendar(s.policy.holidays_subdivision, s.policy.extra_closed_days)
