@@ -394,9 +394,8 @@ class Edge:
         reason: str | None
         values: Mapping[str, Any] = {}
         try:
-            result = await asyncio.wait_for(
-                rt.collector.collect(rt.spec.target, slot), timeout=rt.spec.probe.effective_timeout_s
-            )
+            async with asyncio.timeout(rt.spec.probe.effective_timeout_s):  # no extra task, unlike wait_for
+                result = await rt.collector.collect(rt.spec.target, slot)
             ok, reason, values = bool(result.ok), (result.reason.value if result.reason else None), result.values
         except TimeoutError:
             ok, reason = False, "timeout"

@@ -92,12 +92,12 @@ def inventory(tmp: Path, targets: int, snmp_port: int) -> dict[str, Any]:
     }
 
 
-def proc_sample(pid: int) -> tuple[float, float]:
-    """(CPU seconds, RSS MB) of `pid` from /proc."""
+def proc_sample(pid: int) -> tuple[float, float, float]:
+    """(CPU seconds, of which in the kernel, RSS MB) of `pid` from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+    utime, stime = int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
     rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE / 2**20
-    return cpu, rss
+    return utime + stime, stime, rss
 
 
 def main() -> int:
@@ -141,21 +141,22 @@ def main() -> int:
         load_start = os.getloadavg()[0]
         start = time.monotonic()
         warmup = min(15.0, duration / 4)
-        samples: list[tuple[float, float, float]] = []  # (t, cpu_s, rss_mb)
+        samples: list[tuple[float, float, float, float]] = []  # (t, cpu_s, kernel_s, rss_mb)
         while (elapsed := time.monotonic() - start) < duration:
             if agent.poll() is not None:
                 print((tmp / "agent.log").read_text()[-2000:], file=sys.stderr)
                 print(f"the agent exited with {agent.returncode}", file=sys.stderr)
                 return 1
-            cpu, rss = proc_sample(agent.pid)
-            samples.append((elapsed, cpu, rss))
+            samples.append((elapsed, *proc_sample(agent.pid)))
             time.sleep(1.0)
         steady = [s for s in samples if s[0] >= warmup]
         if len(steady) < 2:
             steady = samples
-        cpu_pct = 100 * (steady[-1][1] - steady[0][1]) / max(1e-9, steady[-1][0] - steady[0][0])
-        rss_peak = max(s[2] for s in samples)
-        rss_end = samples[-1][2]
+        steady_s = max(1e-9, steady[-1][0] - steady[0][0])
+        cpu_pct = 100 * (steady[-1][1] - steady[0][1]) / steady_s
+        kernel_pct = 100 * (steady[-1][2] - steady[0][2]) / steady_s
+        rss_peak = max(s[3] for s in samples)
+        rss_end = samples[-1][3]
         total_cpu = samples[-1][1]
         load_end = os.getloadavg()
     finally:
@@ -168,6 +169,7 @@ def main() -> int:
     print(f"{'RSS peak (MB)':<28} {rss_peak:>10.1f} {'≤ 60':>10}")
     print(f"{'RSS at the end (MB)':<28} {rss_end:>10.1f} {'':>10}")
     print(f"{'CPU steady (% of one core)':<28} {cpu_pct:>10.2f} {'≤ 2':>10}")
+    print(f"{'  of which in the kernel':<28} {kernel_pct:>10.2f} {'':>10}")
     print(f"{'CPU total incl. start (s)':<28} {total_cpu:>10.2f} {'':>10}")
     end = " / ".join(f"{x:.2f}" for x in load_end)
     print(f"load average: {load_start:.2f} at the start, {end} at the end (1 / 5 / 15 min)")
@@ -184,6 +186,7 @@ def main() -> int:
                 "rss_peak_mb": round(rss_peak, 2),
                 "rss_end_mb": round(rss_end, 2),
                 "cpu_pct_one_core": round(cpu_pct, 3),
+                "kernel_pct_one_core": round(kernel_pct, 3),
                 "cpu_total_s": round(total_cpu, 2),
                 "loadavg_1m_start": round(load_start, 2),
                 "loadavg_end": [round(x, 2) for x in load_end],
