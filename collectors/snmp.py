@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import importlib
 import ipaddress
+import secrets
 import sys
 import time
 import weakref
@@ -68,9 +69,6 @@ def _load_privacy() -> None:
 _import_pysnmp_lean()
 
 import pysnmp.hlapi.v1arch.asyncio as v1arch  # noqa: E402
-from pyasn1.codec.ber import decoder  # noqa: E402
-from pyasn1.error import PyAsn1Error  # noqa: E402
-from pyasn1.type import univ  # noqa: E402
 from pysnmp.error import PySnmpError  # noqa: E402
 from pysnmp.hlapi.v3arch.asyncio import (  # noqa: E402
     USM_AUTH_HMAC96_MD5,
@@ -96,8 +94,7 @@ from pysnmp.hlapi.v3arch.asyncio import (  # noqa: E402
     get_cmd,
     next_cmd,
 )
-from pysnmp.proto import api, errind, rfc1902, rfc1905  # noqa: E402
-from pysnmp.proto.api import verdec  # noqa: E402
+from pysnmp.proto import errind, rfc1902  # noqa: E402
 from pysnmp.smi.error import SmiError  # noqa: E402
 
 from collectors.base import (  # noqa: E402
@@ -110,6 +107,33 @@ from collectors.base import (  # noqa: E402
     Refused,
     Timeout,
     Unreachable,
+)
+from collectors.snmp_ber import (  # noqa: E402
+    COUNTER32,
+    COUNTER64,
+    END_OF_MIB_VIEW,
+    GAUGE32,
+    GET_BULK_REQUEST,
+    GET_NEXT_REQUEST,
+    GET_REQUEST,
+    INTEGER,
+    IP_ADDRESS,
+    MISSING,
+    NO_SUCH_OBJECT,
+    NULL,
+    OBJECT_IDENTIFIER,
+    OCTET_STRING,
+    OPAQUE,
+    TIMETICKS,
+    V1,
+    V2C,
+    BerError,
+    Oid,
+    Response,
+    Value,
+    decode_response,
+    encode_oid,
+    encode_request,
 )
 from collectors.snmp_config import (  # noqa: E402  (re-exported: the schema lives in a light module)
     AuthProtocol,
@@ -192,36 +216,51 @@ def translate(exc: BaseException) -> CollectorError:
 
 
 ERROR_STATUS_MAX = 18  # RFC 3416: noError(0) .. inconsistentName(18)
+ERROR_STATUS_NAMES = (
+    "noError",
+    "tooBig",
+    "noSuchName",
+    "badValue",
+    "readOnly",
+    "genErr",
+    "noAccess",
+    "wrongType",
+    "wrongLength",
+    "wrongEncoding",
+    "wrongValue",
+    "noCreation",
+    "inconsistentValue",
+    "resourceUnavailable",
+    "commitFailed",
+    "undoFailed",
+    "authorizationError",
+    "notWritable",
+    "inconsistentName",
+)
+NO_SUCH_NAME = 2
+Varbinds = list[tuple[Oid, Value]]
 
 
-def _status_error(status: Any, index: Any, varbinds: Sequence[Any]) -> CollectorError:
-    text = status.prettyPrint() if hasattr(status, "prettyPrint") else str(status)
-    where = ""
-    try:
-        if int(index) and varbinds:
-            where = f" at {varbinds[int(index) - 1][0].prettyPrint()}"
-    except (ValueError, TypeError, IndexError):
-        pass
+def _status_error(status: int, index: int, varbinds: Varbinds) -> CollectorError:
+    text = ERROR_STATUS_NAMES[status] if 0 <= status <= ERROR_STATUS_MAX else str(status)
+    where = f" at {_dotted(varbinds[index - 1][0])}" if 0 < index <= len(varbinds) else ""
     if text in ("authorizationError", "noAccess"):
         return AuthFailed(f"agent error-status {text}{where}")
     if text == "tooBig":
         return Misconfigured(f"agent error-status tooBig{where}: lower max_repetitions")
-    try:
-        number: int | None = int(status)
-    except (ValueError, TypeError):
-        number = None
-    if number is None or not 0 <= number <= ERROR_STATUS_MAX:
+    if not 0 <= status <= ERROR_STATUS_MAX:
         return ParseError(f"malformed response: error-status {text} is outside 0..{ERROR_STATUS_MAX} (RFC 3416)")
     return Refused(f"agent error-status {text}{where}")
 
 
 # --- value conversion -----------------------------------------------------------------------------------------
 
-_MISSING = (rfc1905.NoSuchObject, rfc1905.NoSuchInstance, rfc1905.EndOfMibView)
+
+def _dotted(oid: Oid) -> str:
+    return ".".join(map(str, oid))
 
 
-def _text(value: Any) -> str:
-    raw = bytes(value)
+def _text(raw: bytes) -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -231,40 +270,56 @@ def _text(value: Any) -> str:
     return raw.hex(":")
 
 
-_NUMBER_TYPES: dict[ValueType, tuple[Any, ...]] = {
-    ValueType.INTEGER: (rfc1902.Integer32, rfc1902.Integer, rfc1902.Unsigned32, rfc1902.Gauge32),
-    ValueType.ENUM: (rfc1902.Integer32, rfc1902.Integer),
-    ValueType.GAUGE: (rfc1902.Gauge32, rfc1902.Unsigned32, rfc1902.Integer32, rfc1902.Integer),
-    ValueType.COUNTER32: (rfc1902.Counter32,),
-    ValueType.COUNTER64: (rfc1902.Counter64,),
-    ValueType.TIMETICKS: (rfc1902.TimeTicks,),
+# The value types each profile type accepts (IpAddress was an OCTET STRING subclass for pysnmp: still a string)
+_ACCEPTED: dict[ValueType, tuple[frozenset[int], str]] = {
+    ValueType.STRING: (frozenset((OCTET_STRING, IP_ADDRESS)), "OCTET STRING"),
+    ValueType.OID: (frozenset((OBJECT_IDENTIFIER,)), "OBJECT IDENTIFIER"),
+    ValueType.IPADDRESS: (frozenset((IP_ADDRESS,)), "IpAddress"),
+    ValueType.INTEGER: (frozenset((INTEGER, GAUGE32)), ValueType.INTEGER.value),
+    ValueType.ENUM: (frozenset((INTEGER,)), ValueType.ENUM.value),
+    ValueType.GAUGE: (frozenset((GAUGE32, INTEGER)), ValueType.GAUGE.value),
+    ValueType.COUNTER32: (frozenset((COUNTER32,)), ValueType.COUNTER32.value),
+    ValueType.COUNTER64: (frozenset((COUNTER64,)), ValueType.COUNTER64.value),
+    ValueType.TIMETICKS: (frozenset((TIMETICKS,)), ValueType.TIMETICKS.value),
 }
 
 
-def convert(spec: OidSpec, value: Any) -> Any:
+def convert(spec: OidSpec, value: Value) -> Any:
     """A varbind value as the profile types it. Raises ValueError on a type mismatch (garbage)."""
     t = spec.type
+    accepted, expected = _ACCEPTED[t]
+    tag, data = value
+    if tag not in accepted:
+        raise ValueError(f"{spec.name}: expected {expected}, got {value.type_name}")
     if t is ValueType.STRING:
-        if not isinstance(value, rfc1902.OctetString):
-            raise ValueError(f"{spec.name}: expected OCTET STRING, got {type(value).__name__}")
-        return _text(value)
+        assert isinstance(data, bytes)
+        return _text(data)
     if t is ValueType.OID:
-        if not isinstance(value, univ.ObjectIdentifier):
-            raise ValueError(f"{spec.name}: expected OBJECT IDENTIFIER, got {type(value).__name__}")
-        return ".".join(str(x) for x in value.asTuple())
+        assert isinstance(data, tuple)
+        return _dotted(data)
     if t is ValueType.IPADDRESS:
-        if not isinstance(value, rfc1902.IpAddress):
-            raise ValueError(f"{spec.name}: expected IpAddress, got {type(value).__name__}")
-        return str(ipaddress.IPv4Address(bytes(value)))
-    if not isinstance(value, _NUMBER_TYPES[t]):
-        raise ValueError(f"{spec.name}: expected {t.value}, got {type(value).__name__}")
-    number = int(value)
+        assert isinstance(data, bytes)
+        return str(ipaddress.IPv4Address(data))
+    assert isinstance(data, int)
     if t is ValueType.ENUM:
         assert spec.enum is not None
-        return spec.enum.get(number, str(number))
+        return spec.enum.get(data, str(data))
     if spec.scale is not None:
-        return number * spec.scale
-    return number
+        return data * spec.scale
+    return data
+
+
+def from_pyasn1(value: Any) -> Value:
+    """A value decoded by pysnmp (the SNMPv3 engine's answers) as the v1/v2c decoder gives it: by BER tag."""
+    tag = value.tagSet[0]
+    code = tag.tagClass | tag.tagFormat | tag.tagId
+    if code in (OCTET_STRING, OPAQUE, IP_ADDRESS):
+        return Value(code, bytes(value))
+    if code == OBJECT_IDENTIFIER:
+        return Value(code, tuple(value))
+    if code == NULL or code in MISSING:
+        return Value(code, None)
+    return Value(code, int(value))
 
 
 # --- counters ------------------------------------------------------------------------------------------------
@@ -337,72 +392,120 @@ def shared_engine() -> SnmpEngine:
     return engine
 
 
-_RESPONSE_TAGS = {version: proto.GetResponsePDU.tagSet for version, proto in api.PROTOCOL_MODULES.items()}
-_UNDECODABLE = (PyAsn1Error, PySnmpError, KeyError, TypeError, ValueError)
+class _Pending:
+    """A v1/v2c request waiting for its answer."""
+
+    __slots__ = ("answer", "future", "last_rejection", "message", "rejected", "retries", "target", "timer")
+
+    def __init__(self, message: bytes, target: Any, answer: tuple[int, bytes, tuple[Any, ...]]) -> None:
+        self.message = message
+        self.target = target
+        self.answer = answer  # (version, community, (address, port)) an answer must come with
+        self.future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        self.retries = 0
+        self.timer: asyncio.TimerHandle | None = None
+        self.rejected = 0  # datagrams from the address asked that were not the answer (malformed, ...)
+        self.last_rejection = ""
 
 
 class _Dispatcher(v1arch.SnmpDispatcher):  # type: ignore[misc]  # pysnmp is untyped
-    """pysnmp's v1arch dispatcher, with two changes.
+    """The v1/v2c requests of the process: pysnmp's v1arch dispatcher for its UDP transports only; messages are
+    encoded and decoded by `collectors.snmp_ber` (no pyasn1 object on this path).
 
-    * Stricter about what answers a request. pysnmp's own receive callback matches the request id alone (any
-      PDU type, version, community or source), decodes every message of a datagram and lets an undecodable
-      one raise out of the transport's callback. Here an answer is one Response-PDU with the id, version and
-      community of a pending request, from the address and port that request went to; anything else is
-      dropped (the request then times out, as for a lost answer).
+    * Strict about what answers a request: one well-formed Response-PDU (`decode_response`: the whole datagram)
+      with the id, version and community of a pending request, from the address and port that request went to.
+      Anything else is dropped (the request then times out, as for a lost answer); what came from the address
+      asked and was dropped is named in that timeout's detail (e.g. a truncated message, a Report-PDU).
     * Retries and timeouts on one timer per request (`loop.call_later`) instead of pysnmp's periodic tick,
       which wakes the loop every 0.1 s for ever once a request was sent (≈ 0.15 % of a core while idle, most
       of an edge agent's time) and fires a timeout up to one tick late. The tick is slowed to pysnmp's
-      slowest (10 s) with nothing registered on it."""
+      slowest (10 s) with nothing registered on it.
+    * Request ids are random (31 bits) for each request, not a counter: an off-path sender cannot guess them."""
 
     def __init__(self) -> None:
         super().__init__()
         self.transport_dispatcher.unregister_timer_callback()
         self.transport_dispatcher.set_timer_resolution(10)
+        self._requests: dict[int, _Pending] = {}
 
-    def send_pdu(self, authData: Any, transportTarget: Any, reqPdu: Any, cbFun: Any = None, cbCtx: Any = None) -> int:
-        request_id = int(super().send_pdu(authData, transportTarget, reqPdu, cbFun, cbCtx))
-        state = self._pendingReqs[request_id]
-        community = bytes(rfc1902.OctetString(authData.communityName))
-        state["answer"] = (authData.mpModel, community, transportTarget.transport_address[:2])
-        state["timer"] = self.transport_dispatcher.loop.call_later(transportTarget.timeout, self._expire, request_id)
-        return request_id
+    def request(
+        self, version: int, community: bytes, target: Any, pdu_tag: int, names: list[bytes], extra: tuple[int, int]
+    ) -> asyncio.Future[Response]:
+        """Send a request (`snmp_ber.encode_request`'s arguments); its future is the decoded Response, or
+        raises Timeout after the target's retries."""
+        domain = target.TRANSPORT_DOMAIN
+        if self._automaticDispatcher and domain not in self._configuredTransports:  # as pysnmp's send_pdu
+            transport = target.PROTO_TRANSPORT().open_client_mode(target.iface)
+            self.transport_dispatcher.register_transport(domain, transport)
+            self._configuredTransports.add(domain)
+        request_id = secrets.randbits(31)
+        while request_id in self._requests:
+            request_id = secrets.randbits(31)
+        message = encode_request(version, community, pdu_tag, request_id, names, extra)
+        pending = _Pending(message, target, (version, community, tuple(target.transport_address[:2])))
+        self.transport_dispatcher.send_message(message, domain, target.transport_address)
+        self._requests[request_id] = pending
+        self.transport_dispatcher.job_started(id(self))
+        pending.timer = self.transport_dispatcher.loop.call_later(target.timeout, self._expire, request_id)
+        pending.future.add_done_callback(lambda future: self._forget(request_id) if future.cancelled() else None)
+        return pending.future
+
+    def _forget(self, request_id: int) -> _Pending | None:
+        pending = self._requests.pop(request_id, None)
+        if pending is not None:
+            if pending.timer is not None:
+                pending.timer.cancel()
+            self.transport_dispatcher.job_finished(id(self))
+        return pending
 
     def _expire(self, request_id: int) -> None:
-        state = self._pendingReqs.get(request_id)
-        if state is None:
+        pending = self._requests.get(request_id)
+        if pending is None:
             return
-        target = state["transportTarget"]
-        if state["retries"] < target.retries:
-            state["retries"] += 1
-            state["timer"] = self.transport_dispatcher.loop.call_later(target.timeout, self._expire, request_id)
+        target = pending.target
+        if pending.retries < target.retries:
+            pending.retries += 1
+            pending.timer = self.transport_dispatcher.loop.call_later(target.timeout, self._expire, request_id)
             with contextlib.suppress(PySnmpError, OSError):  # this attempt is lost; the timer goes on
                 self.transport_dispatcher.send_message(
-                    state["outgoingMsg"], target.TRANSPORT_DOMAIN, target.transport_address
+                    pending.message, target.TRANSPORT_DOMAIN, target.transport_address
                 )
             return
-        del self._pendingReqs[request_id]
-        self.transport_dispatcher.job_finished(id(self))
-        if state["cbFun"]:
-            state["cbFun"](self, request_id, errind.requestTimedOut, None, state["cbCtx"])
+        self._forget(request_id)
+        detail = "no SNMP response (wrong community, address or port looks the same)"
+        if pending.rejected:
+            address, port = pending.answer[2]
+            detail += (
+                f"; {pending.rejected} datagram(s) from {address}:{port} dropped as no answer,"
+                f" the last: {pending.last_rejection}"
+            )
+        if not pending.future.done():
+            pending.future.set_exception(Timeout(detail))
+
+    def _reject(self, address: tuple[Any, ...], reason: str) -> None:
+        """A datagram that answers nothing: noted on the requests that went to its source address and port."""
+        for pending in self._requests.values():
+            if pending.answer[2] == address:
+                pending.rejected += 1
+                pending.last_rejection = reason
 
     def _recv_callback(self, _dispatcher: Any, _domain: Any, address: Any, datagram: bytes) -> None:
+        source = tuple(address[:2])
         try:
-            version = int(verdec.decode_message_version(datagram))
-            proto = api.PROTOCOL_MODULES[version]
-            message, _rest = decoder.decode(datagram, asn1Spec=proto.Message())
-            pdu = proto.apiMessage.get_pdu(message)
-            request_id = int(proto.apiPDU.get_request_id(pdu))
-            answer = (version, bytes(proto.apiMessage.get_community(message)), tuple(address[:2]))
-        except _UNDECODABLE:
+            response = decode_response(datagram)
+        except BerError as exc:
+            self._reject(source, f"malformed: {exc}")
             return
-        state = self._pendingReqs.get(request_id)
-        if state is None or state.get("answer") != answer or pdu.tagSet != _RESPONSE_TAGS[version]:
+        pending = self._requests.get(response.request_id)
+        if pending is None:
+            return  # not ours, or a late answer to a request already answered or timed out
+        if pending.answer != (response.version, response.community, source):
+            if pending.answer[2] == source:
+                self._reject(source, f"request-id {response.request_id} with another version or community")
             return
-        del self._pendingReqs[request_id]
-        state["timer"].cancel()
-        self.transport_dispatcher.job_finished(id(self))
-        if state["cbFun"]:
-            state["cbFun"](self, request_id, None, pdu, state["cbCtx"])
+        self._forget(response.request_id)
+        if not pending.future.done():
+            pending.future.set_result(response)
 
 
 _DISPATCHERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Dispatcher] = weakref.WeakKeyDictionary()
@@ -417,30 +520,35 @@ def shared_dispatcher() -> _Dispatcher:
     return dispatcher
 
 
-_NULL = univ.Null("")
+_Reply = tuple[int, int, Varbinds]  # error-status, error-index, varbinds
 
 
 class _CommunitySession:
-    """One poll's requests, v1/v2c (v1arch): plain (name, Null) varbinds, nothing resolved against a MIB."""
+    """One poll's requests, v1/v2c: messages encoded and decoded by `collectors.snmp_ber`."""
 
-    def __init__(self, auth: Any, target: Any) -> None:
+    def __init__(self, version: int, community: bytes, target: Any) -> None:
         self.dispatcher = shared_dispatcher()
-        self.auth = auth
+        self.version = version
+        self.community = community
         self.target = target
 
-    async def get(self, names: Sequence[Any]) -> Any:
-        return await v1arch.get_cmd(self.dispatcher, self.auth, self.target, *((n, _NULL) for n in names))
+    async def _request(self, pdu_tag: int, names: Sequence[Oid], extra: tuple[int, int] = (0, 0)) -> _Reply:
+        encoded = [encode_oid(name) for name in names]
+        response = await self.dispatcher.request(self.version, self.community, self.target, pdu_tag, encoded, extra)
+        return response.error_status, response.error_index, response.varbinds
 
-    async def next(self, names: Sequence[Any]) -> Any:
-        return await v1arch.next_cmd(self.dispatcher, self.auth, self.target, *((n, _NULL) for n in names))
+    async def get(self, names: Sequence[Oid]) -> _Reply:
+        return await self._request(GET_REQUEST, names)
 
-    async def bulk(self, repetitions: int, names: Sequence[Any]) -> Any:
-        varbinds = ((n, _NULL) for n in names)
-        return await v1arch.bulk_cmd(self.dispatcher, self.auth, self.target, 0, repetitions, *varbinds)
+    async def next(self, names: Sequence[Oid]) -> _Reply:
+        return await self._request(GET_NEXT_REQUEST, names)
+
+    async def bulk(self, repetitions: int, names: Sequence[Oid]) -> _Reply:
+        return await self._request(GET_BULK_REQUEST, names, (0, repetitions))
 
 
 class _UsmSession:
-    """One poll's requests, v3 (v3arch, the SNMP engine with its USM)."""
+    """One poll's requests, v3 (v3arch, the SNMP engine with its USM); answers converted with `from_pyasn1`."""
 
     def __init__(self, auth: Any, target: Any, context: str) -> None:
         self.engine = shared_engine()
@@ -448,18 +556,29 @@ class _UsmSession:
         self.target = target
         self.ctx = ContextData(contextName=context) if context else ContextData()
 
-    def _varbinds(self, names: Sequence[Any]) -> list[Any]:
-        return [ObjectType(ObjectIdentity(n)) for n in names]
+    def _varbinds(self, names: Sequence[Oid]) -> list[Any]:
+        return [ObjectType(ObjectIdentity(rfc1902.ObjectName(n))) for n in names]
 
-    async def get(self, names: Sequence[Any]) -> Any:
-        return await get_cmd(self.engine, self.auth, self.target, self.ctx, *self._varbinds(names), lookupMib=False)
+    @staticmethod
+    def _reply(err: Any, status: Any, index: Any, varbinds: Sequence[Any]) -> _Reply:
+        if err:
+            raise translate(err)
+        return int(status), int(index), [(tuple(name), from_pyasn1(value)) for name, value in varbinds]
 
-    async def next(self, names: Sequence[Any]) -> Any:
-        return await next_cmd(self.engine, self.auth, self.target, self.ctx, *self._varbinds(names), lookupMib=False)
-
-    async def bulk(self, repetitions: int, names: Sequence[Any]) -> Any:
+    async def get(self, names: Sequence[Oid]) -> _Reply:
         varbinds = self._varbinds(names)
-        return await bulk_cmd(self.engine, self.auth, self.target, self.ctx, 0, repetitions, *varbinds, lookupMib=False)
+        return self._reply(*await get_cmd(self.engine, self.auth, self.target, self.ctx, *varbinds, lookupMib=False))
+
+    async def next(self, names: Sequence[Oid]) -> _Reply:
+        varbinds = self._varbinds(names)
+        return self._reply(*await next_cmd(self.engine, self.auth, self.target, self.ctx, *varbinds, lookupMib=False))
+
+    async def bulk(self, repetitions: int, names: Sequence[Oid]) -> _Reply:
+        varbinds = self._varbinds(names)
+        reply = await bulk_cmd(
+            self.engine, self.auth, self.target, self.ctx, 0, repetitions, *varbinds, lookupMib=False
+        )
+        return self._reply(*reply)
 
 
 _Session = _CommunitySession | _UsmSession
@@ -488,7 +607,7 @@ class SnmpCollector:
         self.counters = counters or CounterStore()
         self.clock = clock
         self._groups: dict[str, OidGroup] | None = None
-        self._gets: tuple[list[str], list[rfc1902.ObjectName]] | None = None
+        self._gets: tuple[list[str], list[Oid]] | None = None
         self._targets: dict[str, Any] = {}  # transport targets of IP literals (a name is resolved at every poll)
         # rows of each walk at the last poll: the next GETBULK asks for that many (+1, to see the table's
         # end) rather than max_repetitions: a 4-row table of 13 columns decodes 65 varbinds, not 195
@@ -514,19 +633,16 @@ class SnmpCollector:
             self._groups = groups
         return self._groups
 
-    def _get_oids(self) -> tuple[list[str], list[rfc1902.ObjectName]]:
+    def _get_oids(self) -> tuple[list[str], list[Oid]]:
         """The OIDs GET at every poll (sysUpTime, every scalar of every group, the extra OIDs), built once."""
         if self._gets is None:
             scalars = [spec.oid for group in self.groups().values() for spec in group.scalars]
             oids = list(dict.fromkeys([UPTIME_OID, *scalars, *self.config.oids]))
-            self._gets = oids, [rfc1902.ObjectName(oid) for oid in oids]
+            self._gets = oids, [_oid_tuple(oid) for oid in oids]
         return self._gets
 
     def _auth(self) -> Any:
         cfg = self.config
-        if cfg.version is not SnmpVersion.V3:
-            assert cfg.community is not None
-            return v1arch.CommunityData(cfg.community.reveal(), mpModel=0 if cfg.version is SnmpVersion.V1 else 1)
         assert cfg.user is not None
         level = cfg.security_level
         auth_key = (
@@ -561,7 +677,9 @@ class SnmpCollector:
                 self._targets[host] = target
         if cfg.version is SnmpVersion.V3:
             return _UsmSession(self._auth(), target, cfg.context)
-        return _CommunitySession(self._auth(), target)
+        assert cfg.community is not None
+        version = V1 if cfg.version is SnmpVersion.V1 else V2C
+        return _CommunitySession(version, cfg.community.reveal().encode(), target)
 
     # -- the probe
     async def collect(self, target: str, scheduled_at: datetime) -> ProbeResult:
@@ -591,7 +709,8 @@ class SnmpCollector:
         got_at = self.clock()  # counters are timed when their answer arrived, not when the poll began
 
         uptime_raw = got.get(UPTIME_OID)
-        uptime = int(uptime_raw) if isinstance(uptime_raw, rfc1902.TimeTicks) else None
+        uptime = uptime_raw.data if uptime_raw is not None and uptime_raw.tag == TIMETICKS else None
+        assert uptime is None or isinstance(uptime, int)
         rebooted: bool | None = None
         if uptime is not None:
             previous = self.counters.uptime.get(device)
@@ -606,8 +725,8 @@ class SnmpCollector:
             "groups": {},
         }
 
-        def typed(spec: OidSpec, raw: Any, key: str) -> Any:
-            if raw is None or isinstance(raw, _MISSING):
+        def typed(spec: OidSpec, raw: Value | None, key: str) -> Any:
+            if raw is None or raw.tag in MISSING:
                 missing.append(key)
                 return None
             try:
@@ -654,69 +773,62 @@ class SnmpCollector:
         values["errors"] = errors
         return values, errors
 
-    async def _get(self, session: _Session, oids: list[str], names: list[rfc1902.ObjectName]) -> dict[str, Any]:
-        got: dict[str, Any] = {}
+    async def _get(self, session: _Session, oids: list[str], names: list[Oid]) -> dict[str, Value]:
+        got: dict[str, Value] = {}
         for i in range(0, len(oids), GET_CHUNK):
-            err, status, index, varbinds = await session.get(names[i : i + GET_CHUNK])
-            if err:
-                raise translate(err)
+            status, index, varbinds = await session.get(names[i : i + GET_CHUNK])
             if status:
-                if str(status.prettyPrint() if hasattr(status, "prettyPrint") else status) == "noSuchName":
+                if status == NO_SUCH_NAME:
                     # SNMPv1: one unknown OID fails the whole PDU; ask one by one
                     for oid, name in zip(oids[i : i + GET_CHUNK], names[i : i + GET_CHUNK], strict=True):
                         got.update(await self._get_one_v1(session, oid, name))
                     continue
                 raise _status_error(status, index, varbinds)
             for name, value in varbinds:
-                got[str(name)] = value
+                got[_dotted(name)] = value
         return got
 
-    async def _get_one_v1(self, session: _Session, oid: str, name: rfc1902.ObjectName) -> dict[str, Any]:
-        err, status, _index, varbinds = await session.get([name])
-        if err:
-            raise translate(err)
+    async def _get_one_v1(self, session: _Session, oid: str, name: Oid) -> dict[str, Value]:
+        status, _index, varbinds = await session.get([name])
         if status:
-            return {oid: rfc1905.NoSuchObject()}
-        return {str(n): v for n, v in varbinds}
+            return {oid: Value(NO_SUCH_OBJECT, None)}
+        return {_dotted(n): v for n, v in varbinds}
 
-    async def _walk(self, session: _Session, roots: list[str]) -> dict[str, list[tuple[str, Any]]]:
+    async def _walk(self, session: _Session, roots: list[str]) -> dict[str, list[tuple[str, Value]]]:
         """Walk several columns at once (GETBULK, GETNEXT for v1). Rows as (index suffix, value)."""
         cfg = self.config
-        results: dict[str, list[tuple[str, Any]]] = {r: [] for r in roots}
+        results: dict[str, list[tuple[str, Value]]] = {r: [] for r in roots}
         root_t = {r: _oid_tuple(r) for r in roots}
         cursor = {r: root_t[r] for r in roots}
         pending = list(roots)
         expected = self._walk_rows.get(tuple(roots))
         while pending:
             n = len(pending)
-            request = [rfc1902.ObjectName(cursor[r]) for r in pending]
+            request = [cursor[r] for r in pending]
             if cfg.version is SnmpVersion.V1:
-                err, status, index, varbinds = await session.next(request)
+                status, index, varbinds = await session.next(request)
             else:
                 wanted = cfg.max_repetitions if expected is None else expected + 1
                 expected = None  # a table longer than last time: the next requests ask for the full count
                 reps = max(1, min(wanted, 200 // n))
-                err, status, index, varbinds = await session.bulk(reps, request)
-            if err:
-                raise translate(err)
+                status, index, varbinds = await session.bulk(reps, request)
             if status:
-                if str(status.prettyPrint()) == "noSuchName":  # SNMPv1 end of MIB
+                if status == NO_SUCH_NAME:  # SNMPv1 end of MIB
                     break
                 raise _status_error(status, index, varbinds)
             done: set[str] = set()
             progressed: set[str] = set()
-            for k, (name, value) in enumerate(varbinds):
+            for k, (oid, value) in enumerate(varbinds):
                 root = pending[k % n]
                 if root in done:
                     continue
-                oid = tuple(name.asTuple())
-                if isinstance(value, rfc1905.EndOfMibView) or not _in_subtree(oid, root_t[root]):
+                if value.tag == END_OF_MIB_VIEW or not _in_subtree(oid, root_t[root]):
                     done.add(root)
                     continue
                 if oid <= cursor[root]:
-                    raise ParseError(f"OID not increasing after {'.'.join(map(str, cursor[root]))}")
+                    raise ParseError(f"OID not increasing after {_dotted(cursor[root])}")
                 cursor[root] = oid
-                results[root].append((".".join(str(x) for x in oid[len(root_t[root]) :]), value))
+                results[root].append((_dotted(oid[len(root_t[root]) :]), value))
                 progressed.add(root)
                 if len(results[root]) > cfg.max_rows:
                     raise ParseError(f"walk of {root} exceeds max_rows={cfg.max_rows}")
@@ -725,17 +837,19 @@ class SnmpCollector:
         return results
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Value | None) -> Any:
     """A raw varbind value as JSON-friendly data (for the extra `oids` / `walk` of a manual probe)."""
-    if value is None or isinstance(value, _MISSING):
+    if value is None or value.tag in MISSING or value.tag == NULL:
         return None
-    if isinstance(value, univ.ObjectIdentifier):
-        return ".".join(str(x) for x in value.asTuple())
-    if isinstance(value, rfc1902.IpAddress):
-        return str(ipaddress.IPv4Address(bytes(value)))
-    if isinstance(value, rfc1902.OctetString):
-        return _text(value)
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return str(value)
+    tag, data = value
+    if isinstance(data, tuple):
+        return _dotted(data)
+    if tag == IP_ADDRESS:
+        assert isinstance(data, bytes)
+        return str(ipaddress.IPv4Address(data))
+    if tag == OCTET_STRING:
+        assert isinstance(data, bytes)
+        return _text(data)
+    if isinstance(data, bytes):  # Opaque: its octets as pysnmp printed them
+        return data.decode("latin-1")
+    return data
