@@ -7,7 +7,8 @@ before `end`, so a crash
 between sending and acknowledging sends the batch again: delivery is at-least-once, and since a record is a
 point whose identity is fixed (agent/store/schema.py), a replay overwrites the point with itself.
 
-Bounded size (`max_bytes` of record payload). When a `put` makes the spool exceed it, the full policy runs,
+Bounded size (`max_bytes` of line protocol: the UTF-8 bytes of the spooled records' lines, what the spool
+would POST uncompressed). When a `put` makes the spool exceed it, the full policy runs,
 in this order, until the spool fits — each step counted:
 1. downsample old successful samples: in the older half of the spooled samples, every second successful
    sample of each probe is removed (`downsampled`; interface and VM rows count as successful samples);
@@ -19,10 +20,10 @@ in this order, until the spool fits — each step counted:
 The SLA figures come from the state changes and outages, which the edge qualifies before spooling, so
 downsampling thins the evidence of raw samples but never changes an outage.
 
-Shipping reads lines, not records: each row keeps the record's line protocol (rendered once, at `put`)
-next to its JSON payload, so a batch is POSTed as stored; the JSON is decoded into `Record`s only where a
-record is needed (`Batch.records`, read from the spool on demand: the embedded store; the quarantine).
-Rows spooled by an older version have no line: it is rendered from the payload when the row is handed out.
+A row is the record's line protocol (rendered once, at `put`) and the few columns the spool itself needs
+(series id, timestamp, kind, `ok`, size): a batch is POSTed as stored, and where a `Record` is needed (the
+embedded store: `Batch.records`; the quarantine) it is parsed back from its line (`Record.from_line`, the
+exact inverse of `Record.line`). Format 4; spools of older formats are converted on open (see `_migrate`).
 
 `SqliteSpool` is the durable one (SQLite WAL, synchronous=FULL: a put survives kill -9 and power loss);
 `MemorySpool` has the same behaviour, for unit tests. One test suite runs against both.
@@ -32,7 +33,8 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Mapping, Sequence
+import sqlite3
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -45,24 +47,22 @@ from agent.store.sqlite import connect
 @dataclass(frozen=True)
 class Batch:
     """Records handed out by `begin`: their line protocol (`lines`, what a line-protocol store takes as is)
-    and, only when something asks for them, the records (`records`: read and decoded by `load`, from the
-    spool: before the batch's `end`)."""
+    and, only when something asks for them, the records (`records`: parsed from the lines)."""
 
     id: int
     seqs: tuple[int, ...]
     lines: tuple[str, ...]
-    load: Callable[[tuple[int, ...]], tuple[Record, ...]] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.seqs)
 
     @cached_property
     def records(self) -> tuple[Record, ...]:
-        return self.load(self.seqs) if self.load is not None and self.seqs else ()
+        return tuple(Record.from_line(line) for line in self.lines)
 
     def part(self, start: int, stop: int) -> Batch:
         """Records `start:stop` of this batch (a 413 splits it); same id."""
-        return Batch(self.id, self.seqs[start:stop], self.lines[start:stop], self.load)
+        return Batch(self.id, self.seqs[start:stop], self.lines[start:stop])
 
 
 @dataclass
@@ -102,21 +102,22 @@ class Spool(Protocol):
 class _Row:
     seq: int
     record: Record
-    payload: str
     line: str
     size: int = field(init=False)
 
     def __post_init__(self) -> None:
-        self.size = len(self.payload)
+        self.size = len(self.line.encode())
 
 
 # The on-disk format's version (PRAGMA user_version). 0: before versioning — a row's identity was its key
-# text (`series time_ms`, UNIQUE) and it had no line. 3: the identity is (series id, time_ms), the series
-# text is stored once in `series` (a 16-byte index entry instead of a ~200-byte one: acknowledging a batch
-# deletes from a far smaller index), and `line` holds the record's line protocol. An older spool is
-# converted on open (its rows get their line when shipped); a spool written by a newer version is refused
-# with a clear error rather than misread.
-SPOOL_VERSION = 3
+# text (`series time_ms`, UNIQUE), it held the record as a JSON payload and had no line. 3: the identity is
+# (series id, time_ms), the series text stored once in `series` (a 16-byte index entry instead of a
+# ~200-byte one: acknowledging a batch deletes from a far smaller index), and `line` holds the record's line
+# protocol next to the payload. 4: no payload — the line is the record (`Record.from_line` parses it back),
+# `size` counts the line's bytes, the quarantine keeps lines too, and no index on kind (the full policy scans
+# the table; see docs/store.md). An older spool is converted on open, in one transaction; a spool written by
+# a newer version is refused with a clear error rather than misread.
+SPOOL_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS series (
@@ -129,18 +130,16 @@ CREATE TABLE IF NOT EXISTS spool (
     time_ms INTEGER NOT NULL,
     kind    TEXT NOT NULL,
     ok      INTEGER,
-    size    INTEGER NOT NULL,
-    payload TEXT NOT NULL,
-    line    TEXT,
+    size    INTEGER NOT NULL,  -- bytes of `line` (UTF-8)
+    line    TEXT NOT NULL,
     UNIQUE (sid, time_ms)
 );
-CREATE INDEX IF NOT EXISTS spool_by_kind ON spool (kind, seq);
 -- Records the store rejected for good (400/422: e.g. a field type conflict): kept, never resent, so an
 -- operator can fix the schema and replay them; nothing measured is lost.
 CREATE TABLE IF NOT EXISTS quarantine (
     seq     INTEGER PRIMARY KEY,
     key     TEXT NOT NULL,
-    payload TEXT NOT NULL
+    line    TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS edge_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -158,6 +157,15 @@ def _rows_where(seqs: Sequence[int]) -> tuple[str, tuple[int | str, ...]]:
     if hi - lo + 1 == len(set(seqs)):  # seqs filling [lo, hi]: exactly the rows of that range
         return "seq BETWEEN ? AND ?", (lo, hi)
     return "seq IN (SELECT value FROM json_each(?))", (json.dumps(list(seqs)),)
+
+
+def _line_of_payload(payload: str) -> str:
+    """The line of a record spooled as JSON by an older format (SQL function of the migration)."""
+    return Record.from_json(payload).line()
+
+
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {str(row[1]) for row in db.execute(f"PRAGMA table_info({table})")}
 
 
 class SqliteSpool:
@@ -181,29 +189,57 @@ class SqliteSpool:
                 f"{self.path}: spool format {version} was written by a newer Vigie (this one reads up to "
                 f"{SPOOL_VERSION}); ship it with that version, or move the file away to start a new spool"
             )
-        columns = {str(row[1]) for row in self.db.execute("PRAGMA table_info(spool)")}
-        if columns and "sid" not in columns:  # a spool of an older version: converted, in one transaction
-            line = "line" if "line" in columns else "NULL"
-            self.db.executescript(
-                f"""BEGIN IMMEDIATE;
-                ALTER TABLE spool RENAME TO spool_old;
-                DROP INDEX IF EXISTS spool_by_kind;
-                {_SCHEMA}
-                INSERT OR IGNORE INTO series (series) SELECT series FROM spool_old ORDER BY seq;
-                INSERT INTO spool (seq, sid, time_ms, kind, ok, size, payload, line)
-                    SELECT o.seq, s.sid, CAST(substr(o.key, length(o.series) + 2) AS INTEGER), o.kind, o.ok,
-                           o.size, o.payload, {line}
-                    FROM spool_old o JOIN series s ON s.series = o.series ORDER BY o.seq;
-                DELETE FROM sqlite_sequence WHERE name = 'spool';
-                UPDATE sqlite_sequence SET name = 'spool' WHERE name = 'spool_old';  -- seqs never reused
-                DROP TABLE spool_old;
-                PRAGMA user_version = {SPOOL_VERSION};
-                COMMIT;"""
-            )
+        columns = _columns(self.db, "spool")
+        if columns and "payload" in columns:  # format 0 or 3: converted to 4 in one transaction
+            try:
+                self._convert(columns, _columns(self.db, "quarantine"))
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")  # the file stays as it was
+                self.db.close()
+                raise
         self.db.executescript(_SCHEMA)
         if version < SPOOL_VERSION:
             self.db.execute(f"PRAGMA user_version = {SPOOL_VERSION}")
         self._sids: dict[str, int] = {}
+
+    def _convert(self, columns: set[str], quarantine: set[str]) -> None:
+        """A spool of format 0 or 3 to format 4: the rows keep their seqs (and the sequence its high-water
+        mark: seqs are never reused), a row without a line (format 0) gets it rendered from its payload, the
+        quarantine's payloads become lines."""
+        self.db.create_function("vigie_line", 1, _line_of_payload, deterministic=True)
+        line = "coalesce(o.line, vigie_line(o.payload))" if "line" in columns else "vigie_line(o.payload)"
+        if "sid" in columns:  # format 3: the series table is kept as is
+            source, series = "spool_old o", ""
+            sid, time_ms = "o.sid", "o.time_ms"
+        else:  # format 0: a series table built from the rows' series text, the time taken from the key
+            source = "spool_old o JOIN series s ON s.series = o.series"
+            series = "INSERT OR IGNORE INTO series (series) SELECT series FROM spool_old ORDER BY seq;"
+            sid, time_ms = "s.sid", "CAST(substr(o.key, length(o.series) + 2) AS INTEGER)"
+        if "payload" in quarantine:
+            quarantine_old = "ALTER TABLE quarantine RENAME TO quarantine_old;"
+            quarantine_new = """INSERT INTO quarantine (seq, key, line)
+                SELECT seq, key, vigie_line(payload) FROM quarantine_old ORDER BY seq;
+                DROP TABLE quarantine_old;"""
+        else:
+            quarantine_old = quarantine_new = ""
+        self.db.executescript(
+            f"""BEGIN IMMEDIATE;
+            ALTER TABLE spool RENAME TO spool_old;
+            DROP INDEX IF EXISTS spool_by_kind;
+            {quarantine_old}
+            {_SCHEMA}
+            {series}
+            INSERT INTO spool (seq, sid, time_ms, kind, ok, size, line)
+                SELECT o.seq, {sid}, {time_ms}, o.kind, o.ok, length(CAST({line} AS BLOB)), {line}
+                FROM {source} ORDER BY o.seq;
+            {quarantine_new}
+            DELETE FROM sqlite_sequence WHERE name = 'spool';
+            UPDATE sqlite_sequence SET name = 'spool' WHERE name = 'spool_old';  -- seqs never reused
+            DROP TABLE spool_old;
+            PRAGMA user_version = {SPOOL_VERSION};
+            COMMIT;"""
+        )
 
     def _sid(self, series: str) -> int:
         """The id of a series (inside the caller's transaction); ids are never reused."""
@@ -222,19 +258,18 @@ class SqliteSpool:
         """Append records (and the edge qualifier's state, in the same transaction: both or neither)."""
         rows = []
         for r in records:
-            payload = r.to_json()
-            ok = int(r.poll_ok) if r.kind is Kind.SAMPLE else None
-            rows.append((r.series, r.time_ms, r.kind.value, ok, payload, r.line()))
+            sample = r.kind is Kind.SAMPLE
+            rows.append((r.series, r.time_ms, r.kind.value, int(r.poll_ok) if sample else None, r.line()))
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            for series, time_ms, kind, ok, payload, line in rows:
+            for series, time_ms, kind, ok, line in rows:
+                size = len(line.encode())
                 cur = self.db.execute(
-                    "INSERT OR IGNORE INTO spool (sid, time_ms, kind, ok, size, payload, line) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (self._sid(series), time_ms, kind, ok, len(payload), payload, line),
+                    "INSERT OR IGNORE INTO spool (sid, time_ms, kind, ok, size, line) VALUES (?, ?, ?, ?, ?, ?)",
+                    (self._sid(series), time_ms, kind, ok, size, line),
                 )
                 if cur.rowcount == 1:
-                    self._bytes += len(payload)
+                    self._bytes += size
                 else:
                     self.stats.duplicates_ignored += 1
             if self._bytes > self.max_bytes:
@@ -254,7 +289,7 @@ class SqliteSpool:
         return {str(k): str(v) for k, v in self.db.execute("SELECT key, value FROM edge_state")}
 
     def quarantined(self) -> list[Record]:
-        return [Record.from_json(p) for (p,) in self.db.execute("SELECT payload FROM quarantine ORDER BY seq")]
+        return [Record.from_line(x) for (x,) in self.db.execute("SELECT line FROM quarantine ORDER BY seq")]
 
     def begin(self, batch_size: int) -> Batch:
         inflight = self._not_inflight(after=self._handed)  # rows given back below later batches still in flight
@@ -266,18 +301,8 @@ class SqliteSpool:
             return Batch(next(self._batch_ids), (), ())
         seqs, lines = zip(*rows, strict=True)
         self._handed = seqs[-1]
-        if None in lines:  # rows of an older spool format: render their line from the record
-            lines = tuple(r.line() if x is None else x for x, r in zip(lines, self._records(seqs), strict=True))
         self._inflight.update(seqs)
-        return Batch(next(self._batch_ids), seqs, lines, self._records)
-
-    def _records(self, seqs: tuple[int, ...]) -> tuple[Record, ...]:
-        """The records of spooled rows (read only when a sink needs records, not lines)."""
-        where, args = _rows_where(seqs)
-        payloads = dict(self.db.execute(f"SELECT seq, payload FROM spool WHERE {where}", args))
-        if len(payloads) < len(set(seqs)):
-            raise LookupError(f"{self.path}: a batch's records are read before its end (rows already gone)")
-        return tuple(Record.from_json(payloads[s]) for s in seqs)
+        return Batch(next(self._batch_ids), seqs, lines)
 
     def end(self, batch: Batch, accepted: Sequence[int], rejected: Sequence[int]) -> None:
         done = [batch.seqs[i] for i in (*accepted, *rejected)]
@@ -290,8 +315,8 @@ class SqliteSpool:
             if rejected:
                 where, args = _rows_where([batch.seqs[i] for i in rejected])
                 self.db.execute(
-                    "INSERT OR REPLACE INTO quarantine (seq, key, payload) "
-                    f"SELECT seq, series || ' ' || time_ms, payload FROM spool JOIN series USING (sid) WHERE {where}",
+                    "INSERT OR REPLACE INTO quarantine (seq, key, line) "
+                    f"SELECT seq, series || ' ' || time_ms, line FROM spool JOIN series USING (sid) WHERE {where}",
                     args,
                 )
             if done:  # one statement for the whole batch (a row-by-row delete dominated replays)
@@ -403,7 +428,7 @@ class MemorySpool:
                 self.stats.duplicates_ignored += 1
                 continue
             seq = next(self._seq)
-            self._rows[seq] = _Row(seq, r, r.to_json(), r.line())
+            self._rows[seq] = _Row(seq, r, r.line())
             self._keys.add(r.key)
         if self.size_bytes() > self.max_bytes:
             for ok in (True, False):
@@ -447,13 +472,7 @@ class MemorySpool:
     def begin(self, batch_size: int) -> Batch:
         seqs = tuple(itertools.islice((s for s in self._rows if s not in self._inflight), batch_size))
         self._inflight.update(seqs)
-        rows = {s: self._rows[s] for s in seqs}
-        return Batch(
-            next(self._batch_ids),
-            seqs,
-            tuple(r.line for r in rows.values()),
-            lambda part: tuple(rows[s].record for s in part),
-        )
+        return Batch(next(self._batch_ids), seqs, tuple(self._rows[s].line for s in seqs))
 
     def quarantined(self) -> list[Record]:
         return list(self._quarantine)

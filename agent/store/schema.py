@@ -150,6 +150,17 @@ class Record:
         """InfluxDB line protocol, millisecond precision."""
         return f"{self.series} {','.join(f'{_escape_tag(k)}={_field(v)}' for k, v in self.fields)} {self.time_ms}"
 
+    @classmethod
+    def from_line(cls, line: str) -> Record:
+        """The record of a line rendered by `line()`: its exact inverse (escapes undone, `i` integers,
+        `true`/`false` booleans, floats as `repr` wrote them, `inf`/`nan` included). ValueError on a line
+        it cannot have written."""
+        series, fields, time_ms = _split(line, " ")
+        if len(fields) == 0 or not time_ms.lstrip("-").isdigit():
+            raise ValueError(f"not a line of ours: {line!r}")
+        measurement, tags = _parse_series(series)
+        return cls(measurement, tags, tuple(_parse_field(f, line) for f in _split(fields, ",")), int(time_ms))
+
     def to_json(self) -> str:
         return json.dumps([self.measurement, self.tags, self.fields, self.time_ms], separators=(",", ":"))
 
@@ -329,3 +340,56 @@ def _field(value: FieldValue) -> str:
     if isinstance(value, int):
         return f"{value}i"
     return repr(float(value))
+
+
+# --- line protocol parsing: the inverse of the above (spooled lines back to records) ------------------------
+
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+_TOKENS = {sep: re.compile(r"\\.|" + re.escape(sep), re.DOTALL) for sep in " ,="}
+
+
+def _unescape(text: str) -> str:
+    return _ESCAPED.sub(r"\1", text) if "\\" in text else text
+
+
+def _split(text: str, sep: str, maxsplit: int = -1) -> list[str]:
+    """`text` split at the unescaped `sep`s (escapes kept: `_unescape` each part)."""
+    if "\\" not in text:
+        return text.split(sep, maxsplit)
+    parts, start = [], 0
+    for m in _TOKENS[sep].finditer(text):
+        if m.group() == sep:
+            parts.append(text[start : m.start()])
+            start = m.end()
+            if len(parts) == maxsplit:
+                break
+    parts.append(text[start:])
+    return parts
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_series(series: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """measurement and tags of an escaped series key (cached: a spool's lines repeat a few hundred series)."""
+    measurement, *pairs = _split(series, ",")
+    tags = []
+    for pair in pairs:
+        kv = _split(pair, "=", 1)
+        if len(kv) != 2:
+            raise ValueError(f"not a tag of ours: {pair!r} in {series!r}")
+        tags.append((_unescape(kv[0]), _unescape(kv[1])))
+    return _unescape(measurement), tuple(tags)
+
+
+def _parse_field(pair: str, line: str) -> tuple[str, FieldValue]:
+    kv = _split(pair, "=", 1)
+    if len(kv) != 2:
+        raise ValueError(f"not a field of ours: {pair!r} in {line!r}")
+    name, text = kv
+    value: FieldValue
+    if text == "true" or text == "false":
+        value = text == "true"
+    elif text.endswith("i"):
+        value = int(text[:-1])
+    else:
+        value = float(text)  # ValueError if it is not a float's repr either
+    return _unescape(name), value

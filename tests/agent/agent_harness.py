@@ -141,7 +141,7 @@ def spool_records(path: Path) -> list[Record]:
         return []
     db = sqlite3.connect(path)
     try:
-        return [Record.from_json(p) for (p,) in db.execute("SELECT payload FROM spool")]
+        return [Record.from_line(x) for (x,) in db.execute("SELECT line FROM spool")]
     finally:
         db.close()
 

@@ -58,7 +58,7 @@ def test_a_full_spool_downsamples_old_samples_keeps_states_and_counts_it(tmp_pat
         assert agent.stop() == 0, agent.text()
     counters = spool_counters(spool)
     kept = spool_records(spool)
-    size = sum(len(r.to_json()) for r in kept)
+    size = sum(len(r.line().encode()) for r in kept)  # what `max_bytes` counts: the lines' bytes
     assert counters["downsampled"] > 0
     assert size <= 64 * 1024
     states = [r for r in kept if r.kind is Kind.STATE]

@@ -32,6 +32,11 @@ def samples(n: int, probes: int = 1, ok: bool = True, start: int = 0) -> list[Re
     ]
 
 
+def size(r: Record) -> int:
+    """What a record counts against `max_bytes`: its line's bytes."""
+    return len(r.line().encode())
+
+
 def state(t: int, s: str) -> Record:
     return schema.state(
         ids={"client": "c", "site": "s", "service": "svc", "agent": "a1"}, state=s, source="edge", time_ms=t
@@ -95,7 +100,7 @@ def test_the_same_point_is_spooled_once(make_spool) -> None:  # type: ignore[no-
 
 
 def test_when_full_old_successful_samples_are_downsampled_and_states_kept(make_spool) -> None:  # type: ignore[no-untyped-def]
-    one = len(samples(1)[0].to_json())
+    one = size(samples(1)[0])
     spool = make_spool(max_bytes=100 * one)
     spool.put([state(0, "down")])
     spool.put(samples(60, probes=2, ok=True))  # 120 samples > 100
@@ -110,7 +115,7 @@ def test_when_full_old_successful_samples_are_downsampled_and_states_kept(make_s
 
 
 def test_failed_samples_are_thinned_only_after_successful_ones(make_spool) -> None:  # type: ignore[no-untyped-def]
-    one = len(samples(1)[0].to_json())
+    one = size(samples(1)[0])
     spool = make_spool(max_bytes=90 * one)
     spool.put(samples(20, ok=False) + samples(80, ok=True, start=20))
     kept = spool.begin(10_000).records
@@ -129,7 +134,7 @@ def test_interface_rows_are_thinned_as_successful_samples_before_failed_ones(mak
         )
         for i in range(80)
     ]
-    one = max(len(samples(1, ok=False)[0].to_json()), len(rows[0].to_json()))
+    one = max(size(samples(1, ok=False)[0]), size(rows[0]))
     spool = make_spool(max_bytes=90 * one)
     spool.put(samples(20, ok=False) + rows)
     assert spool.stats.downsampled > 0
@@ -190,7 +195,7 @@ def test_the_sqlite_spool_survives_a_reopen_with_its_counters(tmp_path: Path) ->
     assert again.pending() == 7
     assert again.stats.accepted == 3
     assert len(again.begin(100)) == 7
-    assert again.size_bytes() == sum(len(r.to_json()) for r in samples(10)[3:])
+    assert again.size_bytes() == sum(size(r) for r in samples(10)[3:])
 
 
 def test_the_embedded_store_is_idempotent_and_derives_state_intervals(tmp_path: Path) -> None:
@@ -212,6 +217,7 @@ def test_line_protocol_escapes_tags_and_types_fields() -> None:
     r = schema.make(schema.PROBE, {"site": "Lyon HQ,1", "probe": "a=b"}, {"ok": True, "n": 3, "x": 1.5}, 1234)
     assert r.line() == "vigie_probe,probe=a\\=b,site=Lyon\\ HQ\\,1 n=3i,ok=true,x=1.5 1234"
     assert Record.from_json(r.to_json()) == r
+    assert Record.from_line(r.line()) == r
 
 
 def test_a_batch_carries_each_records_line_protocol(make_spool) -> None:  # type: ignore[no-untyped-def]
@@ -222,6 +228,90 @@ def test_a_batch_carries_each_records_line_protocol(make_spool) -> None:  # type
     assert batch.records == (*samples(3), state(5000, "down"))  # decoded on demand, the same records
     part = batch.part(1, 3)
     assert (part.lines, part.records, part.seqs) == (batch.lines[1:3], batch.records[1:3], batch.seqs[1:3])
+
+
+# Format 3 (the previous version's): a JSON payload next to the line, an index on (kind, seq).
+_V3_SPOOL = """
+CREATE TABLE series (sid INTEGER PRIMARY KEY, series TEXT NOT NULL UNIQUE);
+CREATE TABLE spool (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, sid INTEGER NOT NULL REFERENCES series (sid), time_ms INTEGER NOT NULL,
+    kind TEXT NOT NULL, ok INTEGER, size INTEGER NOT NULL, payload TEXT NOT NULL, line TEXT, UNIQUE (sid, time_ms)
+);
+CREATE INDEX spool_by_kind ON spool (kind, seq);
+CREATE TABLE quarantine (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, payload TEXT NOT NULL);
+CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE edge_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+PRAGMA user_version = 3;
+"""
+
+
+def test_a_spool_of_format_3_is_migrated_in_place_and_keeps_its_promises(tmp_path: Path) -> None:
+    import sqlite3
+
+    from agent.spool import SPOOL_VERSION
+
+    iface = schema.make(schema.INTERFACE, {**IDS, "ifname": "ge-0/0/0 \\x,y=z"}, {"oper_up": 1, "in_bps": 1e6}, 5)
+    old = [*samples(6, probes=2), state(7000, "down"), iface]
+    db = sqlite3.connect(tmp_path / "s.db")
+    db.executescript(_V3_SPOOL)
+    for r in old:
+        db.execute("INSERT OR IGNORE INTO series (series) VALUES (?)", (r.series,))
+        db.execute(
+            "INSERT INTO spool (sid, time_ms, kind, ok, size, payload, line) "
+            "SELECT sid, ?, ?, ?, ?, ?, ? FROM series WHERE series = ?",
+            (r.time_ms, r.kind.value, int(r.poll_ok) if r.kind is Kind.SAMPLE else None, len(r.to_json()),
+             r.to_json(), None if r is old[1] else r.line(), r.series),  # one row left without its line
+        )  # fmt: skip
+    last = db.execute("SELECT max(seq) FROM spool").fetchone()[0]
+    db.execute("DELETE FROM spool WHERE seq = ?", (last,))  # acknowledged before the upgrade: seq not reused
+    rejected = samples(1, start=99)[0]
+    db.execute("INSERT INTO quarantine VALUES (1000, ?, ?)", (rejected.key, rejected.to_json()))
+    db.execute("INSERT INTO counters VALUES ('accepted', 12), ('downsampled', 3)")
+    db.execute("INSERT INTO edge_state VALUES ('icmp-0', 'down')")
+    db.commit()
+    db.close()
+    kept = old[:-1]
+
+    spool = SqliteSpool(tmp_path / "s.db", 1 << 20)
+    assert spool.db.execute("PRAGMA user_version").fetchone()[0] == SPOOL_VERSION == 4
+    columns = {row[1] for row in spool.db.execute("PRAGMA table_info(spool)")}
+    assert "payload" not in columns and "line" in columns
+    indexes = {row[1] for row in spool.db.execute("PRAGMA index_list(spool)")}
+    assert "spool_by_kind" not in indexes
+    assert spool.pending() == len(kept) and spool.size_bytes() == sum(size(r) for r in kept)
+    assert (spool.stats.accepted, spool.stats.downsampled) == (12, 3)
+    assert spool.edge_state() == {"icmp-0": "down"}
+    assert spool.quarantined() == [rejected]  # still readable as a record
+    spool.put([old[0], old[-1], *samples(1, start=50)])  # the first is spooled already; the last was acknowledged
+    assert spool.stats.duplicates_ignored == 1
+    batch = spool.begin(100)
+    assert batch.lines == tuple(r.line() for r in [*kept, old[-1], *samples(1, start=50)])
+    assert batch.records == (*kept, old[-1], *samples(1, start=50))
+    assert min(batch.seqs[len(kept) :]) > last  # seqs are never reused
+    spool.end(batch, accepted=list(range(1, len(batch))), rejected=[0])
+    assert spool.pending() == 0 and spool.quarantined() == [old[0], rejected]  # by seq
+    spool.close()
+    again = SqliteSpool(tmp_path / "s.db", 1 << 20)  # format 4 opens as is
+    assert again.quarantined() == [old[0], rejected] and again.stats.accepted == 12 + len(batch) - 1
+    again.close()
+
+
+def test_a_failed_migration_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    import sqlite3
+
+    r = samples(1)[0]
+    db = sqlite3.connect(tmp_path / "s.db")
+    db.executescript(_V3_SPOOL)
+    db.execute("INSERT INTO series (series) VALUES (?)", (r.series,))
+    db.execute("INSERT INTO spool (sid, time_ms, kind, ok, size, payload) VALUES (1, 0, 'sample', 1, 1, 'not json')")
+    db.commit()
+    db.close()
+    with pytest.raises(sqlite3.OperationalError, match="user-defined function"):  # its payload is not a record
+        SqliteSpool(tmp_path / "s.db", 1 << 20)
+    db = sqlite3.connect(tmp_path / "s.db")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert db.execute("SELECT payload FROM spool").fetchall() == [("not json",)]
+    db.close()
 
 
 # The spool's on-disk format before `line` (what an agent of the previous version leaves behind).
@@ -249,7 +339,7 @@ def test_a_spool_of_the_previous_format_is_migrated_and_shipped(tmp_path: Path) 
     db.commit()
     db.close()
     spool = SqliteSpool(tmp_path / "s.db", 1 << 20)
-    assert spool.size_bytes() == sum(len(r.to_json()) for r in old[:4])
+    assert spool.size_bytes() == sum(size(r) for r in old[:4])  # sizes now count the lines' bytes
     spool.put([*samples(2, start=10), old[0]])  # old[0] is already spooled: ignored
     assert spool.stats.duplicates_ignored == 1
     batch = spool.begin(100)
