@@ -642,7 +642,11 @@ class SnmpCollector:
         return self._gets
 
     def _auth(self) -> Any:
+        """v1/v2c: (version, community octets); v3: pysnmp's USM user (cryptography loaded for authPriv)."""
         cfg = self.config
+        if cfg.version is not SnmpVersion.V3:
+            assert cfg.community is not None
+            return (V1 if cfg.version is SnmpVersion.V1 else V2C), cfg.community.reveal().encode()
         assert cfg.user is not None
         level = cfg.security_level
         auth_key = (
@@ -677,9 +681,8 @@ class SnmpCollector:
                 self._targets[host] = target
         if cfg.version is SnmpVersion.V3:
             return _UsmSession(self._auth(), target, cfg.context)
-        assert cfg.community is not None
-        version = V1 if cfg.version is SnmpVersion.V1 else V2C
-        return _CommunitySession(version, cfg.community.reveal().encode(), target)
+        version, community = self._auth()
+        return _CommunitySession(version, community, target)
 
     # -- the probe
     async def collect(self, target: str, scheduled_at: datetime) -> ProbeResult:
@@ -839,9 +842,11 @@ class SnmpCollector:
 
 def _plain(value: Value | None) -> Any:
     """A raw varbind value as JSON-friendly data (for the extra `oids` / `walk` of a manual probe)."""
-    if value is None or value.tag in MISSING or value.tag == NULL:
+    if value is None or value.tag in MISSING:
         return None
     tag, data = value
+    if data is None:  # NULL (unSpecified): pysnmp printed it as ""
+        return ""
     if isinstance(data, tuple):
         return _dotted(data)
     if tag == IP_ADDRESS:
