@@ -51,6 +51,7 @@ from icmplib import (
     AsyncSocket,
     DestinationUnreachable,
     ICMPLibError,
+    ICMPReply,
     ICMPRequest,
     ICMPSocketError,
     ICMPv4Socket,
@@ -163,28 +164,56 @@ def summarize(rtts: list[float | None], packets_sent: int) -> dict[str, Any]:
 ECHO_HEADER = struct.Struct("!BBHHH")  # type, code, checksum, identifier, sequence
 ECHO_REQUEST = {4: 8, 6: 128}
 ECHO_REPLY = {4: 0, 6: 129}
+ICMP_ERRORS = {4: frozenset({3, 11}), 6: frozenset({1, 3})}  # destination unreachable, time exceeded
 TOKEN_SIZE = 8
 DRAIN_EVERY = 32  # requests sent between two in-line drains of the receive queue
 RECV_BUFFER = 4 << 20  # asked for; the kernel caps it at net.core.rmem_max
+SOL_RAW = 255  # Linux <linux/in.h>, not in the socket module
+ICMP_FILTER = 1  # level SOL_RAW, raw IPv4 ICMP: a 32-bit mask of the types the kernel must drop
+ICMPV6_FILTER = 1  # level IPPROTO_ICMPV6, raw ICMPv6: 256 bits, a set bit drops that type
 
 
 def batch_payload(token: bytes, size: int) -> bytes:
-    """The payload of every request of a batch: the token, then filler bytes (truncated to `size`)."""
+    """The payload of every request on a socket: the token, then filler bytes (truncated to `size`)."""
     filler = bytes((0x10 + i) & 0xFF for i in range(max(0, size - len(token))))
     return (token + filler)[:size]
+
+
+def ones_sum(data: bytes) -> int:
+    """Sum of the 16-bit big-endian words of `data` (an odd length padded with a zero byte), not yet folded."""
+    if len(data) % 2:
+        data += b"\x00"
+    return sum(struct.unpack(f"!{len(data) // 2}H", data))
+
+
+def icmp_filter(family: int) -> bytes:
+    """The kernel filter of a raw socket: pass echo replies and the errors that quote a request, drop the rest
+    (echo requests, ours included on loopback, neighbour discovery, router advertisements...)."""
+    wanted = {ECHO_REPLY[family], *ICMP_ERRORS[family]}
+    if family == 4:
+        return struct.pack("=I", 0xFFFFFFFF & ~sum(1 << t for t in wanted))
+    words = [0xFFFFFFFF] * 8
+    for t in wanted:
+        words[t >> 5] &= ~(1 << (t & 31)) & 0xFFFFFFFF
+    return struct.pack("=8I", *words)
+
+
+def _packed(address: str) -> bytes:
+    """The address as the bytes an IP header carries (an IPv6 scope `%eth0` dropped)."""
+    return ip_address(address.split("%", 1)[0]).packed
 
 
 class _Probe:
     """One target's state inside a batch."""
 
-    __slots__ = ("address", "base", "errors", "family", "fatal", "received", "rtts", "sent", "sockaddr", "target")
+    __slots__ = ("address", "errors", "family", "fatal", "packed", "received", "rtts", "sent", "sockaddr", "target")
 
     def __init__(self, target: str, count: int) -> None:
         self.target = target
         self.address = target
         self.sockaddr: tuple[Any, ...] = ()
+        self.packed = b""  # the address as in an IP header: an ICMP error quoting our request names it
         self.family = 4
-        self.base = 0  # sequence number of request 0 (unique per request within the batch's socket)
         self.rtts: list[float | None] = [None] * count
         self.sent = 0
         self.received = 0
@@ -192,19 +221,227 @@ class _Probe:
         self.fatal: CollectorError | None = None
 
 
+class EchoSocket:
+    """One ICMP socket (one family, raw or datagram) of an event loop, shared by every batch that runs on the
+    loop, and the one reader that matches what comes back to the requests waiting on it.
+
+    `pending` maps a key to (batch, probe, request index, send time). On a raw socket the key is the 32-bit
+    (identifier << 16 | sequence) we write, from a counter starting at random; a Linux datagram socket rewrites
+    the identifier (its own, and it delivers only its replies), so the key is the 16-bit sequence. A key is
+    never handed out while still pending. A reply counts only if its key is pending, it comes from the
+    target's address and its payload starts with this socket's random token; an ICMP error (raw sockets only)
+    counts if the request it quotes has a pending key and was sent to the target.
+    """
+
+    __slots__ = (
+        "_csum",
+        "_isock",
+        "_next",
+        "_payloads",
+        "errors",
+        "family",
+        "ip_header",
+        "key",
+        "mask",
+        "pending",
+        "raw",
+        "reply_type",
+        "request_type",
+        "sock",
+        "token",
+        "users",
+    )
+
+    _shared: ClassVar[dict[tuple[Any, ...], EchoSocket]] = {}
+
+    def __init__(self, sock: Any, family: int, raw: bool, isock: Any = None) -> None:
+        self.sock = sock
+        self._isock = isock  # the icmplib socket, kept: its __del__ closes the socket
+        self.family = family
+        self.raw = raw
+        self.ip_header = raw and family == 4  # a raw IPv4 socket reads the IP header too
+        self._csum = raw and family == 4  # the kernel computes ICMPv6 and ping-socket checksums, not raw IPv4
+        self.errors = ICMP_ERRORS[family] if raw else frozenset()  # a ping socket gets no ICMP errors as packets
+        self.mask = 0xFFFFFFFF if raw else 0xFFFF
+        self.request_type = ECHO_REQUEST[family]
+        self.reply_type = ECHO_REPLY[family]
+        self.token = os.urandom(TOKEN_SIZE)
+        self.pending: dict[int, tuple[EchoBatch, _Probe, int, float]] = {}
+        self._next = int.from_bytes(os.urandom(4)) & self.mask
+        self._payloads: dict[int, tuple[bytes, int]] = {}
+        self.users = 0
+        self.key: tuple[Any, ...] = ()
+
+    @classmethod
+    def acquire(cls, family: int, raw: bool, source: str | None) -> EchoSocket:
+        """The loop's socket for (family, mode, source), opened on first use; `release` it when done. Raises
+        icmplib's errors (permission, source address)."""
+        loop = asyncio.get_running_loop()
+        key = (loop, family, raw, source)
+        esock = cls._shared.get(key)
+        if esock is None:
+            isock = (ICMPv6Socket if family == 6 else ICMPv4Socket)(source, raw)
+            sock = isock.sock
+            sock.setblocking(False)
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
+            if raw:  # Linux: the kernel drops what no request waits for; elsewhere the reader does
+                with contextlib.suppress(OSError):
+                    if family == 4:
+                        sock.setsockopt(SOL_RAW, ICMP_FILTER, icmp_filter(4))
+                    else:
+                        sock.setsockopt(socket.IPPROTO_ICMPV6, ICMPV6_FILTER, icmp_filter(6))
+            esock = cls(sock, family, raw, isock)
+            esock.key = key
+            loop.add_reader(sock.fileno(), esock.drain)
+            cls._shared[key] = esock
+        esock.users += 1
+        return esock
+
+    def release(self) -> None:
+        """One user less; the last one closes the socket (an open raw socket gets a copy of every ICMP reply
+        and error of the host, whether a probe waits or not)."""
+        self.users -= 1
+        if self.users > 0:
+            return
+        if EchoSocket._shared.get(self.key) is self:
+            del EchoSocket._shared[self.key]
+        loop = self.key[0] if self.key else None
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(Exception):
+                loop.remove_reader(self.sock.fileno())
+        if self._isock is not None:
+            self._isock.close()
+
+    def payload(self, size: int) -> tuple[bytes, int]:
+        """The payload of every request of `size` bytes on this socket, and its part of the checksum."""
+        made = self._payloads.get(size)
+        if made is None:
+            data = batch_payload(self.token, size)
+            made = self._payloads[size] = (data, ones_sum(data) + (self.request_type << 8))
+        return made
+
+    def allocate(self) -> int:
+        """A key that no pending request has."""
+        key = self._next
+        pending = self.pending
+        while key in pending:
+            key = (key + 1) & self.mask
+        self._next = (key + 1) & self.mask
+        return key
+
+    def packet(self, key: int, payload: bytes, partial: int) -> bytes:
+        """The echo request with `key` as its identifier and sequence (a ping socket writes its identifier)."""
+        ident, seq = key >> 16, key & 0xFFFF
+        csum = 0
+        if self._csum:
+            s = partial + ident + seq
+            s = (s & 0xFFFF) + (s >> 16)
+            csum = ~((s & 0xFFFF) + (s >> 16)) & 0xFFFF
+        return ECHO_HEADER.pack(self.request_type, 0, csum, ident, seq) + payload
+
+    def drain(self) -> None:
+        """Read every packet waiting on the socket, each parsed once; resolve the request it answers."""
+        recvfrom = self.sock.recvfrom
+        pending = self.pending
+        reply_type = self.reply_type
+        errors = self.errors
+        ip_header = self.ip_header
+        mask = self.mask
+        token = self.token
+        clock = time.perf_counter
+        for _ in range(100_000):  # bounded: a socket error is reported once, never in a loop
+            try:
+                data, addr = recvfrom(65536)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                continue  # a pending socket error (sk_err); read on
+            now = clock()
+            size = len(data)
+            o = ((data[0] & 0x0F) << 2) if ip_header and size else 0
+            if size < o + 8:
+                continue  # empty, truncated, garbage
+            t = data[o]
+            if t == reply_type:
+                key = int.from_bytes(data[o + 4 : o + 8]) & mask
+                entry = pending.get(key)
+                if entry is None:
+                    continue  # duplicate, late, or another process's ping
+                batch, probe, k, sent_at = entry
+                check = token[: batch.check_size]
+                if data[o + 8 : o + 8 + len(check)] != check:
+                    continue  # not our payload: same identifier and sequence by chance
+                if addr[0] != probe.sockaddr[0] and not self._same_address(addr[0], probe):
+                    continue  # answered by another host than the target
+                error = None
+            elif t in errors:  # destination unreachable / time exceeded quoting a request of ours?
+                inner = o + 8
+                if ip_header:
+                    q = inner + ((data[inner] & 0x0F) << 2) if size > inner else size
+                    dst = data[inner + 16 : inner + 20]
+                else:
+                    q = inner + 40
+                    dst = data[inner + 24 : inner + 40]
+                if size < q + 8 or data[q] != self.request_type:
+                    continue
+                key = int.from_bytes(data[q + 4 : q + 8]) & mask
+                entry = pending.get(key)
+                if entry is None or entry[1].packed != dst:
+                    continue
+                batch, probe, k, sent_at = entry
+                quoted = data[q + 8 : q + 8 + batch.check_size]
+                if quoted != token[: len(quoted)]:
+                    continue  # what it quotes of the payload (if anything) is not ours
+                error = self._error(addr[0], data, o, t, q)
+            else:
+                continue
+            del pending[key]
+            if error is not None:
+                probe.errors.append(translate(error, batch.config))
+            elif now - sent_at <= batch.config.timeout_s:
+                probe.rtts[k] = (now - sent_at) * 1000.0
+                probe.received += 1
+            batch.answered()
+
+    def _same_address(self, source: str, probe: _Probe) -> bool:
+        """An IPv6 source as the kernel reports it against the target's canonical address."""
+        if self.family != 6:
+            return False
+        try:
+            return _packed(source) == probe.packed
+        except ValueError:
+            return False
+
+    def _error(self, source: str, data: bytes, o: int, t: int, q: int) -> ICMPLibError:
+        """icmplib's exception for an ICMP error (its messages: 'Destination host unreachable'...)."""
+        ident_seq = int.from_bytes(data[q + 4 : q + 8])
+        reply = ICMPReply(source, self.family, ident_seq >> 16, ident_seq & 0xFFFF, t, data[o + 1], len(data) - o, 0.0)
+        try:
+            reply.raise_for_status()
+        except ICMPLibError as exc:
+            return exc
+        return ICMPLibError(f"ICMP type {t}, code {data[o + 1]}")  # not reached: only errors get here
+
+
 class EchoBatch:
-    """Echo requests to many targets over one datagram ICMP socket per address family (Linux ping sockets)."""
+    """Echo requests to many targets over the event loop's ICMP socket of each address family (`EchoSocket`):
+    datagram (Linux ping sockets) or raw."""
 
     def __init__(self, config: IcmpConfig, targets: list[str]) -> None:
         self.config = config
+        self.raw = config.socket is SocketMode.RAW
         self.probes = [_Probe(t, config.count) for t in targets]
-        self.token = os.urandom(TOKEN_SIZE)
-        self.payload = batch_payload(self.token, config.payload_size)
-        self._check = self.payload[:TOKEN_SIZE]
-        # (source address as the kernel reports it, sequence) -> (probe, request index, send time)
-        self._pending: dict[tuple[str, int], tuple[_Probe, int, float]] = {}
-        self._socks: dict[int, Any] = {}  # family -> icmplib socket (kept: its __del__ closes the socket)
+        self.check_size = min(TOKEN_SIZE, config.payload_size)  # payload bytes that must be the socket's token
+        self.outstanding = 0  # requests sent and neither answered nor expired
+        self._keys: list[tuple[EchoSocket, int]] = []  # every request of this batch on its socket
         self._done: asyncio.Future[None] | None = None  # set once every request of the last round is sent
+
+    def answered(self) -> None:
+        """A request of this batch got its answer (reply or ICMP error)."""
+        self.outstanding -= 1
+        if not self.outstanding and self._done is not None and not self._done.done():
+            self._done.set_result(None)
 
     async def run(self) -> list[_Probe]:
         cfg = self.config
@@ -214,36 +451,38 @@ class EchoBatch:
         for p in self.probes:
             if p.fatal is None:
                 by_family[p.family].append(p)
+        live: list[tuple[EchoSocket, list[_Probe]]] = []
         try:
             for family, probes in by_family.items():
-                if probes:
-                    self._open(family, probes)
-            live = [(family, probes) for family, probes in by_family.items() if probes and family in self._socks]
-            for family, _ in live:
-                sock = self._socks[family].sock
-                loop.add_reader(sock.fileno(), self._drain, sock, family)
+                if probes and (esock := self._open(family, probes)) is not None:
+                    live.append((esock, probes))
             start = time.perf_counter()
             last_sent = start
             for k in range(cfg.count):
                 if k:
                     await asyncio.sleep(max(0.0, start + k * cfg.interval_s - time.perf_counter()))
-                for family, probes in live:
-                    await self._send_round(family, probes, k)
+                for esock, probes in live:
+                    await self._send_round(esock, probes, k)
                 last_sent = time.perf_counter()
-            for family, _ in live:
-                self._drain(self._socks[family].sock, family)
+            for esock, _ in live:
+                esock.drain()
             now = time.perf_counter()
-            for key in [key for key, (_, _, sent_at) in self._pending.items() if now - sent_at > cfg.timeout_s]:
-                del self._pending[key]  # expired: lost
-            if self._pending:  # the reader callback fills the results; wake up when the last reply is in
+            for esock, key in self._keys:
+                entry = esock.pending.get(key)
+                if entry is not None and entry[0] is self and now - entry[3] > cfg.timeout_s:
+                    del esock.pending[key]  # expired: lost
+                    self.outstanding -= 1
+            if self.outstanding:  # the reader callback fills the results; wake up when the last reply is in
                 self._done = loop.create_future()
                 await asyncio.wait({self._done}, timeout=max(0.0, last_sent + cfg.timeout_s - time.perf_counter()))
         finally:
-            for isock in self._socks.values():
-                with contextlib.suppress(Exception):
-                    loop.remove_reader(isock.sock.fileno())
-                isock.close()
-            self._socks.clear()
+            for esock, key in self._keys:
+                entry = esock.pending.get(key)
+                if entry is not None and entry[0] is self:
+                    del esock.pending[key]
+            self._keys.clear()
+            for esock, _ in live:
+                esock.release()
         return self.probes
 
     async def _resolve(self) -> None:
@@ -261,6 +500,7 @@ class EchoBatch:
                     type=socket.SOCK_DGRAM,
                     flags=socket.AI_NUMERICHOST,
                 )[0][4]
+                p.packed = _packed(str(p.sockaddr[0]))
             except Exception as exc:
                 p.fatal = translate(exc, cfg)
 
@@ -271,93 +511,46 @@ class EchoBatch:
             if not is_hostname(p.target):
                 await one(p)  # numeric: no I/O, never suspends
 
-    def _open(self, family: int, probes: list[_Probe]) -> None:
+    def _open(self, family: int, probes: list[_Probe]) -> EchoSocket | None:
         cfg = self.config
-        source = str(cfg.source) if cfg.source is not None else None
         try:
-            isock = (ICMPv6Socket if family == 6 else ICMPv4Socket)(source, False)
+            return EchoSocket.acquire(family, self.raw, str(cfg.source) if cfg.source is not None else None)
         except Exception as exc:
             error = translate(exc, cfg)
             for p in probes:
                 p.fatal = error
-            return
-        isock.sock.setblocking(False)
-        with contextlib.suppress(OSError):
-            isock.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
-        self._socks[family] = isock
-        seq = 0
-        for p in probes:
-            p.base = seq
-            seq += cfg.count
+            return None
 
-    async def _send_round(self, family: int, probes: list[_Probe], k: int) -> None:
+    async def _send_round(self, esock: EchoSocket, probes: list[_Probe], k: int) -> None:
         loop = asyncio.get_running_loop()
-        sock = self._socks[family].sock
+        sock = esock.sock
         sendto = sock.sendto
-        pack = ECHO_HEADER.pack
-        rtype = ECHO_REQUEST[family]
-        payload = self.payload
-        pending = self._pending
+        payload, partial = esock.payload(self.config.payload_size)
+        pending = esock.pending
+        keys = self._keys
         clock = time.perf_counter
         for n, p in enumerate(probes):
-            seq = (p.base + k) & 0xFFFF
-            packet = pack(rtype, 0, 0, 0, seq) + payload
-            key = (p.sockaddr[0], seq)
+            key = esock.allocate()
+            packet = esock.packet(key, payload, partial)
+            keys.append((esock, key))
+            self.outstanding += 1  # before the send: the reader may see the reply during `sock_sendto`
             try:
-                pending[key] = (p, k, clock())
+                pending[key] = (self, p, k, clock())
                 try:
                     sendto(packet, p.sockaddr)
                 except BlockingIOError:  # send buffer full: read what came back, then wait until writable
-                    self._drain(sock, family)
-                    pending[key] = (p, k, clock())
+                    esock.drain()
+                    pending[key] = (self, p, k, clock())
                     await loop.sock_sendto(sock, packet, p.sockaddr)
-            except PermissionError as exc:
-                del pending[key]
-                p.errors.append(translate(SocketBroadcastError() if family == 4 else exc, self.config))
-                continue
             except OSError as exc:
                 del pending[key]
-                p.errors.append(translate(exc, self.config))
+                self.outstanding -= 1
+                broadcast = isinstance(exc, PermissionError) and esock.family == 4
+                p.errors.append(translate(SocketBroadcastError() if broadcast else exc, self.config))
                 continue
             p.sent += 1
             if n % DRAIN_EVERY == DRAIN_EVERY - 1:
-                self._drain(sock, family)
-
-    def _drain(self, sock: socket.socket, family: int) -> None:
-        """Read every datagram waiting on the socket; match each echo reply to its request."""
-        recvfrom = sock.recvfrom
-        pending = self._pending
-        reply_type = ECHO_REPLY[family]
-        check = self._check
-        end = 8 + len(check)
-        timeout = self.config.timeout_s
-        clock = time.perf_counter
-        for _ in range(100_000):  # bounded: a socket error is reported once, never in a loop
-            try:
-                data, addr = recvfrom(65536)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                continue  # a pending socket error (sk_err); read on
-            now = clock()
-            if len(data) < 8 or data[0] != reply_type or data[8:end] != check:
-                continue
-            source = addr[0]
-            seq = (data[6] << 8) | data[7]
-            entry = pending.pop((source, seq), None)
-            if entry is None and family == 6:
-                with contextlib.suppress(ValueError):
-                    entry = pending.pop((str(ip_address(source)), seq), None)
-            if entry is None:
-                continue  # duplicate, or not ours
-            probe, k, sent_at = entry
-            rtt = now - sent_at
-            if rtt > timeout:
-                continue  # late: that request is lost
-            probe.rtts[k] = rtt * 1000.0
-            probe.received += 1
-            if not pending and self._done is not None and not self._done.done():
-                self._done.set_result(None)
+                esock.drain()
 
 
 class IcmpCollector:
@@ -370,9 +563,6 @@ class IcmpCollector:
         self._raw_gate_loop: asyncio.AbstractEventLoop | None = None
         self._payload = batch_payload(b"vigie-v1", self.config.payload_size)  # raw path: fixed, not random
 
-    def _batched(self) -> bool:
-        return self.config.socket is SocketMode.DATAGRAM and PLATFORM_LINUX
-
     def _gate(self) -> asyncio.Semaphore | None:
         if self.config.socket is not SocketMode.RAW:
             return None
@@ -383,25 +573,31 @@ class IcmpCollector:
         return self._raw_gate
 
     async def collect(self, target: str, scheduled_at: datetime) -> ProbeResult:
-        if self._batched():
-            return (await self.collect_many([target], scheduled_at))[0]
-        started = time.monotonic()
         gate = self._gate()
+        if gate is None:
+            return await self._collect(target, scheduled_at)
+        async with gate:
+            return await self._collect(target, scheduled_at)
+
+    async def _collect(self, target: str, scheduled_at: datetime) -> ProbeResult:
+        if PLATFORM_LINUX:
+            return (await self._batch([target], scheduled_at))[0]
+        started = time.monotonic()
         try:
-            if gate is None:
-                return await self._probe(target, scheduled_at, started)
-            async with gate:
-                return await self._probe(target, scheduled_at, started)
+            return await self._probe(target, scheduled_at, started)
         except Exception as exc:  # a probe never raises: translate and report
             return ProbeResult.failed(
                 self.kind, target, scheduled_at, translate(exc, self.config), time.monotonic() - started
             )
 
     async def collect_many(self, targets: list[str], scheduled_at: datetime) -> list[ProbeResult]:
-        """Many targets concurrently: datagram sockets share one socket per address family for the whole batch;
-        raw sockets go one per target and stay under the concurrency cap."""
-        if not self._batched():
-            return list(await asyncio.gather(*(self.collect(t, scheduled_at) for t in targets)))
+        """Many targets concurrently: datagram probes in one batch; raw probes one batch per target (all on the
+        loop's shared raw socket), at most `raw_concurrency` of them at a time."""
+        if self.config.socket is SocketMode.DATAGRAM and PLATFORM_LINUX:
+            return await self._batch(targets, scheduled_at)
+        return list(await asyncio.gather(*(self.collect(t, scheduled_at) for t in targets)))
+
+    async def _batch(self, targets: list[str], scheduled_at: datetime) -> list[ProbeResult]:
         started = time.monotonic()
         batch = EchoBatch(self.config, targets)
         try:

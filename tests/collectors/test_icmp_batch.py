@@ -1,10 +1,10 @@
-"""The icmp collector's datagram batch (EchoBatch): one socket per address family, replies matched on
-(source, sequence) and the batch token. Pure tests feed a fake socket; lab tests ping loopback."""
+"""The icmp collector's batch (EchoBatch) on a datagram EchoSocket: one socket per address family, replies
+matched on (sequence, source) and the socket's token. Pure tests feed a fake socket; lab tests ping loopback.
+The raw socket's own cases are in test_icmp_raw.py."""
 
 from __future__ import annotations
 
 import asyncio
-import struct
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -13,16 +13,17 @@ import pytest
 
 import collectors.icmp as icmp
 from collectors.base import Reason
-from collectors.icmp import TOKEN_SIZE, EchoBatch, IcmpCollector, IcmpConfig, batch_payload
+from collectors.icmp import TOKEN_SIZE, EchoBatch, EchoSocket, IcmpCollector, IcmpConfig, batch_payload
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 
 
 class FakeSock:
-    """Hands out queued datagrams like a non-blocking socket's recvfrom."""
+    """Hands out queued datagrams like a non-blocking socket's recvfrom; keeps what is sent."""
 
-    def __init__(self, datagrams: list[tuple[bytes, tuple[Any, ...]]]) -> None:
-        self.datagrams = list(datagrams)
+    def __init__(self, datagrams: list[Any] | None = None) -> None:
+        self.datagrams = list(datagrams or [])
+        self.sent: list[tuple[bytes, tuple[Any, ...]]] = []
 
     def recvfrom(self, size: int) -> tuple[bytes, tuple[Any, ...]]:
         if not self.datagrams:
@@ -30,29 +31,47 @@ class FakeSock:
         item = self.datagrams.pop(0)
         if isinstance(item, OSError):
             raise item
-        return item
+        return item  # type: ignore[no-any-return]
+
+    def sendto(self, packet: bytes, sockaddr: tuple[Any, ...]) -> int:
+        self.sent.append((packet, sockaddr))
+        return len(packet)
 
 
-def reply(
-    batch: EchoBatch, seq: int, *, family: int = 4, payload: bytes | None = None, rtype: int | None = None
-) -> bytes:
-    rtype = icmp.ECHO_REPLY[family] if rtype is None else rtype
-    return struct.pack("!BBHHH", rtype, 0, 0, 4242, seq) + (batch.payload if payload is None else payload)
+def armed(targets: list[str], count: int = 2, family: int = 4, raw: bool = False, **cfg: Any) -> Armed:
+    """A batch whose requests all went out on a fake socket (each request's packet in `sock.sent`)."""
+    mode = "raw" if raw else "datagram"
+    batch = EchoBatch(IcmpConfig(count=count, timeout_s=1.0, socket=mode, **cfg), targets)
+    sock = FakeSock()
+    esock = EchoSocket(sock, family, raw)
 
-
-def armed(targets: list[str], count: int = 2, **cfg: Any) -> EchoBatch:
-    """A batch whose requests are all pending, as after its send rounds (no socket)."""
-    batch = EchoBatch(IcmpConfig(count=count, timeout_s=1.0, **cfg), targets)
-    asyncio.run(batch._resolve())
-    seq = 0
-    now = time.perf_counter()
-    for p in batch.probes:
-        p.base = seq
-        seq += count
+    async def send() -> None:
+        await batch._resolve()
         for k in range(count):
-            batch._pending[(p.sockaddr[0], (p.base + k) & 0xFFFF)] = (p, k, now)
-            p.sent += 1
-    return batch
+            await batch._send_round(esock, batch.probes, k)
+
+    asyncio.run(send())
+    return Armed(batch, esock, sock)
+
+
+class Armed:
+    def __init__(self, batch: EchoBatch, esock: EchoSocket, sock: FakeSock) -> None:
+        self.batch, self.esock, self.sock = batch, esock, sock
+        self.probes = batch.probes
+
+    def request(self, probe: int, k: int) -> bytes:
+        """The echo request (ICMP, no IP header) sent for request `k` of probe `probe`."""
+        return self.sock.sent[k * len(self.probes) + probe][0]
+
+    def reply(self, probe: int, k: int, *, payload: bytes | None = None, rtype: int | None = None) -> bytes:
+        """The echo reply to that request (as a ping socket or a raw ICMPv6 socket reads it)."""
+        req = self.request(probe, k)
+        rtype = icmp.ECHO_REPLY[self.esock.family] if rtype is None else rtype
+        return bytes([rtype]) + req[1:8] + (req[8:] if payload is None else payload)
+
+    def feed(self, *datagrams: Any) -> None:
+        self.sock.datagrams.extend(datagrams)
+        self.esock.drain()
 
 
 def test_payload_is_token_then_filler_and_respects_size() -> None:
@@ -63,66 +82,70 @@ def test_payload_is_token_then_filler_and_respects_size() -> None:
     assert len(batch_payload(token, 1000)) == 1000
 
 
-def test_two_batches_have_different_tokens() -> None:
-    assert EchoBatch(IcmpConfig(), ["127.0.0.1"]).token != EchoBatch(IcmpConfig(), ["127.0.0.1"]).token
+def test_two_sockets_have_different_tokens() -> None:
+    assert EchoSocket(FakeSock(), 4, False).token != EchoSocket(FakeSock(), 4, False).token
 
 
-def test_replies_are_matched_on_source_and_sequence() -> None:
-    batch = armed(["127.0.0.1", "127.0.0.2"])
-    a, b = batch.probes
-    sock = FakeSock(
-        [
-            (reply(batch, b.base + 1), ("127.0.0.2", 0)),
-            (reply(batch, a.base), ("127.0.0.1", 0)),
-            (reply(batch, a.base), ("127.0.0.1", 0)),  # duplicate: counted once
-            (reply(batch, b.base), ("127.0.0.1", 0)),  # b's sequence from a's address: not b's reply
-        ]
+def test_replies_are_matched_on_sequence_and_source() -> None:
+    lab = armed(["127.0.0.1", "127.0.0.2"])
+    a, b = lab.probes
+    lab.feed(
+        (lab.reply(1, 1), ("127.0.0.2", 0)),
+        (lab.reply(0, 0), ("127.0.0.1", 0)),
+        (lab.reply(0, 0), ("127.0.0.1", 0)),  # duplicate: counted once
+        (lab.reply(1, 0), ("127.0.0.1", 0)),  # b's request answered from a's address: not b's reply
     )
-    batch._drain(sock, 4)  # type: ignore[arg-type]
     assert a.received == 1 and a.rtts[0] is not None and a.rtts[1] is None
     assert b.received == 1 and b.rtts[1] is not None and b.rtts[0] is None
-    assert len(batch._pending) == 2
+    assert len(lab.esock.pending) == 2 and lab.batch.outstanding == 2
 
 
 def test_foreign_and_stale_datagrams_are_ignored() -> None:
-    batch = armed(["127.0.0.1"], count=1)
-    (p,) = batch.probes
-    stale = b"\x00" * TOKEN_SIZE + batch.payload[TOKEN_SIZE:]  # an earlier batch's token
-    sock = FakeSock(
-        [
-            (reply(batch, p.base, payload=stale), ("127.0.0.1", 0)),
-            (reply(batch, p.base, rtype=8), ("127.0.0.1", 0)),  # not an echo reply
-            (b"\x00\x00\x00", ("127.0.0.1", 0)),  # truncated
-            OSError(111, "pending socket error"),  # type: ignore[list-item]
-            (reply(batch, p.base + 1), ("127.0.0.1", 0)),  # a sequence not sent
-        ]
+    lab = armed(["127.0.0.1"], count=1)
+    (p,) = lab.probes
+    stale = b"\x00" * TOKEN_SIZE + lab.request(0, 0)[8 + TOKEN_SIZE :]  # another socket's token
+    unsent = bytearray(lab.reply(0, 0))
+    unsent[7] ^= 1  # a sequence not sent
+    lab.feed(
+        (lab.reply(0, 0, payload=stale), ("127.0.0.1", 0)),
+        (lab.reply(0, 0, rtype=8), ("127.0.0.1", 0)),  # not an echo reply
+        (b"\x00\x00\x00", ("127.0.0.1", 0)),  # truncated
+        (b"", ("127.0.0.1", 0)),
+        OSError(111, "pending socket error"),
+        (bytes(unsent), ("127.0.0.1", 0)),
     )
-    batch._drain(sock, 4)  # type: ignore[arg-type]
-    assert p.received == 0 and batch._pending
+    assert p.received == 0 and lab.esock.pending
 
 
 def test_a_late_reply_is_loss() -> None:
-    batch = armed(["127.0.0.1"], count=1)
-    (p,) = batch.probes
-    key = next(iter(batch._pending))
-    batch._pending[key] = (p, 0, time.perf_counter() - 5.0)  # sent 5 s ago, timeout 1 s
-    batch._drain(FakeSock([(reply(batch, p.base), ("127.0.0.1", 0))]), 4)  # type: ignore[arg-type]
-    assert p.received == 0 and p.rtts == [None]
+    lab = armed(["127.0.0.1"], count=1)
+    (p,) = lab.probes
+    ((key, entry),) = lab.esock.pending.items()
+    lab.esock.pending[key] = (*entry[:3], time.perf_counter() - 5.0)  # sent 5 s ago, timeout 1 s
+    lab.feed((lab.reply(0, 0), ("127.0.0.1", 0)))
+    assert p.received == 0 and p.rtts == [None] and not lab.esock.pending
 
 
 def test_ipv6_reply_matches_a_non_canonical_target() -> None:
-    batch = armed(["0:0:0:0:0:0:0:1"], count=1)
-    (p,) = batch.probes
+    lab = armed(["0:0:0:0:0:0:0:1"], count=1, family=6)
+    (p,) = lab.probes
     assert p.family == 6
-    batch._drain(FakeSock([(reply(batch, p.base, family=6), ("::1", 0, 0, 0))]), 6)  # type: ignore[arg-type]
+    lab.feed((lab.reply(0, 0), ("::1", 0, 0, 0)))
     assert p.received == 1
 
 
 def test_short_payload_still_matches() -> None:
-    batch = armed(["127.0.0.1"], count=1, payload_size=3)
-    (p,) = batch.probes
-    batch._drain(FakeSock([(reply(batch, p.base), ("127.0.0.1", 0))]), 4)  # type: ignore[arg-type]
-    assert p.received == 1
+    lab = armed(["127.0.0.1"], count=1, payload_size=3)
+    lab.feed((lab.reply(0, 0), ("127.0.0.1", 0)))
+    assert lab.probes[0].received == 1
+
+
+def test_keys_are_unique_while_pending_and_wrap() -> None:
+    esock = EchoSocket(FakeSock(), 4, False)
+    esock._next = 0xFFFE
+    esock.pending[0xFFFF] = None  # type: ignore[assignment]
+    esock.pending[0] = None  # type: ignore[assignment]
+    assert [esock.allocate(), esock.allocate()] == [0xFFFE, 1]
 
 
 async def test_unresolvable_name_is_misconfigured_and_others_still_probed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,7 +156,7 @@ async def test_unresolvable_name_is_misconfigured_and_others_still_probed(monkey
 
     monkeypatch.setattr(icmp, "async_resolve", no_such_name)
     opened: list[int] = []
-    monkeypatch.setattr(icmp.EchoBatch, "_open", lambda self, family, probes: opened.append(family))
+    monkeypatch.setattr(icmp.EchoBatch, "_open", lambda self, family, probes: opened.append(family))  # -> None
     results = await IcmpCollector(IcmpConfig(count=1, timeout_s=0.05)).collect_many(["nowhere.invalid"], T0)
     assert results[0].reason is Reason.MISCONFIGURED and "resolve" in (results[0].detail or "")
     assert opened == []  # nothing left to probe: no socket
