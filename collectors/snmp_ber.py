@@ -26,6 +26,7 @@ INTEGER (as 0), sub-identifiers of any size, a negative error-index in v1, Count
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 
 # Universal and SNMP application / context tags (one octet each)
@@ -165,6 +166,13 @@ def _integer(data: bytes, start: int, end: int, low: int, high: int, what: str) 
 def _oid(data: bytes, start: int, end: int, what: str) -> Oid:
     if start == end:
         raise BerError(f"{what}: empty OBJECT IDENTIFIER at octet {start}")
+    chunk = data[start:end]
+    if chunk.isascii():  # the common case: every sub-identifier on one octet (< 0x80)
+        if end - start >= MAX_OID_ARCS:
+            raise BerError(f"{what}: {end - start + 1} sub-identifiers (at most {MAX_OID_ARCS})")
+        first = chunk[0]
+        head = (0, first) if first < 40 else (1, first - 40) if first < 80 else (2, first - 80)
+        return head + tuple(chunk[1:])
     arcs: list[int] = []
     sub = 0
     fresh = True  # at the first octet of a sub-identifier
@@ -257,16 +265,18 @@ def decode_response(datagram: bytes) -> Response:
         raise BerError(f"PDU: {pdu_end - list_end} unexpected octets after the variable-bindings (octet {list_end})")
     allowed = _V2C_TAGS if version == V2C else _V1_TAGS
     varbinds: list[tuple[Oid, Value]] = []
-    while pos < list_end:
-        what = f"varbind {len(varbinds) + 1}"
-        vb, vb_end = _open(data, pos, list_end, SEQUENCE, what)
-        s, e = _open(data, vb, vb_end, OBJECT_IDENTIFIER, f"{what} name")
-        name = _oid(data, s, e, f"{what} name")
-        value, after = _value(data, e, vb_end, allowed, what)
-        if after != vb_end:
-            raise BerError(f"{what}: {vb_end - after} unexpected octets after its value (octet {after})")
-        varbinds.append((name, value))
-        pos = vb_end
+    try:
+        while pos < list_end:
+            vb, vb_end = _open(data, pos, list_end, SEQUENCE, "")
+            s, e = _open(data, vb, vb_end, OBJECT_IDENTIFIER, " name")
+            name = _oid(data, s, e, " name")
+            value, after = _value(data, e, vb_end, allowed, "")
+            if after != vb_end:
+                raise BerError(f": {vb_end - after} unexpected octets after its value (octet {after})")
+            varbinds.append((name, value))
+            pos = vb_end
+    except BerError as exc:  # named here: a message per varbind would cost more than the varbind's decoding
+        raise BerError(f"varbind {len(varbinds) + 1}{exc}") from None
     return Response(version, community, request_id, error_status, error_index, varbinds)
 
 
@@ -285,6 +295,7 @@ def _int(value: int) -> bytes:
     return _tlv(INTEGER, value.to_bytes(value.bit_length() // 8 + 1, "big", signed=True))
 
 
+@lru_cache(maxsize=4096)  # the same OIDs every poll: the GETs, the walks' roots and their cursors
 def encode_oid(oid: Oid) -> bytes:
     """The OBJECT IDENTIFIER TLV of `oid` (2..128 arcs, the first 0..2, the second < 40 unless the first is 2,
     every sub-identifier below 2^32). Raises ValueError otherwise."""
