@@ -18,7 +18,6 @@ import ipaddress
 import os
 import random
 import socket
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +37,7 @@ from collectors import snmp_ber as ber
 from collectors.base import Reason, SecretSource
 from collectors.snmp import SnmpCollector, SnmpConfig, _plain, convert, from_pyasn1
 from device_profiles import OidSpec, ValueType
+from tests.collectors.test_snmp_bad_input import HostileAgent
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 SYS_NAME = (1, 3, 6, 1, 2, 1, 1, 5, 0)
@@ -247,30 +247,45 @@ oids = st.one_of(
     st.tuples(st.integers(0, 1), st.integers(0, 39)),
     st.tuples(st.just(2), st.integers(0, U32 - 80)),
 ).flatmap(lambda head: st.lists(st.integers(0, U32), max_size=126).map(lambda tail: (*head, *tail)))
-V2C_VALUES = st.one_of(
-    st.integers(-(2**31), 2**31 - 1).map(rfc1902.Integer),
-    st.binary(max_size=300).map(rfc1902.OctetString),
-    st.just(univ.Null("")),
-    oids.map(univ.ObjectIdentifier),
-    st.binary(min_size=4, max_size=4).map(rfc1902.IpAddress),
-    st.integers(0, U32).map(rfc1902.Counter32),
-    st.integers(0, U32).map(rfc1902.Gauge32),
-    st.integers(0, U32).map(rfc1902.Unsigned32),
-    st.integers(0, U32).map(rfc1902.TimeTicks),
-    st.binary(max_size=40).map(rfc1902.Opaque),
+
+
+def smi_values(
+    integer: Any, octets: Any, ip: Any, counter: Any, gauges: tuple[Any, ...], ticks: Any, opaque: Any, *more: Any
+) -> st.SearchStrategy[Any]:
+    """Values of every type of an SMI's ObjectSyntax, as pyasn1 objects of its classes."""
+    return st.one_of(
+        st.integers(-(2**31), 2**31 - 1).map(integer),
+        st.binary(max_size=300).map(octets),
+        st.just(univ.Null("")),
+        oids.map(univ.ObjectIdentifier),
+        st.binary(min_size=4, max_size=4).map(ip),
+        st.integers(0, U32).map(counter),
+        *(st.integers(0, U32).map(gauge) for gauge in gauges),
+        st.integers(0, U32).map(ticks),
+        st.binary(max_size=40).map(opaque),
+        *more,
+    )
+
+
+V2C_VALUES = smi_values(
+    rfc1902.Integer,
+    rfc1902.OctetString,
+    rfc1902.IpAddress,
+    rfc1902.Counter32,
+    (rfc1902.Gauge32, rfc1902.Unsigned32),
+    rfc1902.TimeTicks,
+    rfc1902.Opaque,
     st.integers(0, U64).map(rfc1902.Counter64),
     st.sampled_from([rfc1905.noSuchObject, rfc1905.noSuchInstance, rfc1905.endOfMibView]),
 )
-V1_VALUES = st.one_of(
-    st.integers(-(2**31), 2**31 - 1).map(univ.Integer),
-    st.binary(max_size=300).map(univ.OctetString),
-    st.just(univ.Null("")),
-    oids.map(univ.ObjectIdentifier),
-    st.binary(min_size=4, max_size=4).map(rfc1155.IpAddress),
-    st.integers(0, U32).map(rfc1155.Counter),
-    st.integers(0, U32).map(rfc1155.Gauge),
-    st.integers(0, U32).map(rfc1155.TimeTicks),
-    st.binary(max_size=40).map(rfc1155.Opaque),
+V1_VALUES = smi_values(
+    univ.Integer,
+    univ.OctetString,
+    rfc1155.IpAddress,
+    rfc1155.Counter,
+    (rfc1155.Gauge,),
+    rfc1155.TimeTicks,
+    rfc1155.Opaque,
 )
 HEADERS = st.fixed_dictionaries(
     {
@@ -458,45 +473,23 @@ def test_requests_are_what_pyasn1_reads() -> None:
 # --- through the collector: the rejection is named, the next poll works --------------------------------------------
 
 
-class OneBadAnswer:
-    """A UDP agent on 127.0.0.1: the first request gets `bad(request)`, every later one a good answer."""
+def first_bad_then_good(bad: Callable[[dict[str, Any]], bytes]) -> Callable[[bytes], list[bytes]]:
+    """A HostileAgent's replies: `bad(request)` to the first request, a good answer to every later one."""
+    proto = api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]
+    answered: list[bytes] = []
 
-    def __init__(self, bad: Callable[[Any], bytes]) -> None:
-        self.bad = bad
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.05)
-        self.port = int(self.sock.getsockname()[1])
-        self.requests = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+    def reply(data: bytes) -> list[bytes]:
+        msg, _ = decoder.decode(data, asn1Spec=proto.Message())
+        pdu = proto.apiMessage.get_pdu(msg)
+        request = {
+            "community": bytes(proto.apiMessage.get_community(msg)),
+            "request_id": int(pdu[0]),
+            "oids": [tuple(n) for n, _ in proto.apiPDU.get_varbinds(pdu)],
+        }
+        answered.append(data)
+        return [bad(request) if len(answered) == 1 else good_answer(request)]
 
-    def _run(self) -> None:
-        proto = api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]
-        while not self._stop.is_set():
-            try:
-                data, peer = self.sock.recvfrom(65535)
-            except TimeoutError:
-                continue
-            msg, _ = decoder.decode(data, asn1Spec=proto.Message())
-            pdu = proto.apiMessage.get_pdu(msg)
-            request = {
-                "community": bytes(proto.apiMessage.get_community(msg)),
-                "request_id": int(pdu[0]),
-                "oids": [tuple(n) for n, _ in proto.apiPDU.get_varbinds(pdu)],
-            }
-            self.requests += 1
-            answer = self.bad(request) if self.requests == 1 else good_answer(request)
-            self.sock.sendto(answer, peer)
-
-    def __enter__(self) -> OneBadAnswer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
+    return reply
 
 
 def good_answer(request: dict[str, Any], value: bytes = tlv(0x04, b"vigie")) -> bytes:
@@ -526,7 +519,7 @@ BAD_ANSWERS: dict[str, tuple[Callable[[dict[str, Any]], bytes], str]] = {
 @pytest.mark.parametrize("name", sorted(BAD_ANSWERS))
 async def test_a_rejected_answer_is_a_timeout_that_names_it_and_the_next_poll_works(name: str) -> None:
     bad, reason = BAD_ANSWERS[name]
-    with OneBadAnswer(bad) as agent:
+    with HostileAgent(first_bad_then_good(bad)) as agent:
         cfg = SnmpConfig(
             version="2c",
             community=SecretSource.parse("public"),
