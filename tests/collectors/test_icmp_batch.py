@@ -162,8 +162,8 @@ async def test_unresolvable_name_is_misconfigured_and_others_still_probed(monkey
     assert opened == []  # nothing left to probe: no socket
 
 
-@pytest.mark.lab
-async def test_one_socket_per_family_for_a_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+def count_sockets(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the icmplib socket classes instantiated from now on, in order."""
     made: list[str] = []
     for name in ("ICMPv4Socket", "ICMPv6Socket"):
         real = getattr(icmp, name)
@@ -173,6 +173,12 @@ async def test_one_socket_per_family_for_a_batch(monkeypatch: pytest.MonkeyPatch
             return _real(*args)
 
         monkeypatch.setattr(icmp, name, counting)
+    return made
+
+
+@pytest.mark.lab
+async def test_one_socket_per_family_for_a_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    made = count_sockets(monkeypatch)
     targets = [f"127.0.3.{i}" for i in range(1, 101)] + ["::1", "127.0.3.1"]  # a duplicate target too
     results = await IcmpCollector(IcmpConfig(count=3, interval_s=0.01, timeout_s=1.0)).collect_many(targets, T0)
     assert sorted(made) == ["ICMPv4Socket", "ICMPv6Socket"]
