@@ -7,9 +7,9 @@ before `end`, so a crash
 between sending and acknowledging sends the batch again: delivery is at-least-once, and since a record is a
 point whose identity is fixed (agent/store/schema.py), a replay overwrites the point with itself.
 
-Bounded size (`max_bytes` of line protocol: the UTF-8 bytes of the spooled records' lines, what the spool
-would POST uncompressed). When a `put` makes the spool exceed it, the full policy runs,
-in this order, until the spool fits — each step counted:
+Bounded size: `max_bytes` of line protocol (the UTF-8 bytes of the spooled records' lines, what the spool
+would POST uncompressed). When a `put` makes the spool exceed it, the full policy runs, in this order,
+until the spool fits — each step counted:
 1. downsample old successful samples: in the older half of the spooled samples, every second successful
    sample of each probe is removed (`downsampled`; interface and VM rows count as successful samples);
    repeated while it frees space;
@@ -23,7 +23,9 @@ downsampling thins the evidence of raw samples but never changes an outage.
 A row is the record's line protocol (rendered once, at `put`) and the few columns the spool itself needs
 (series id, timestamp, kind, `ok`, size): a batch is POSTed as stored, and where a `Record` is needed (the
 embedded store: `Batch.records`; the quarantine) it is parsed back from its line (`Record.from_line`, the
-exact inverse of `Record.line`). Format 4; spools of older formats are converted on open (see `_migrate`).
+exact inverse of `Record.line`). No index on the kind: the full policy, which runs once per quarter of the
+spool refilled, scans the table rather than every put and acknowledgement updating an index. Format 4
+(`SPOOL_VERSION`); spools of older formats are converted on open (`_convert`).
 
 `SqliteSpool` is the durable one (SQLite WAL, synchronous=FULL: a put survives kill -9 and power loss);
 `MemorySpool` has the same behaviour, for unit tests. One test suite runs against both.
