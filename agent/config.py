@@ -187,7 +187,7 @@ class SpoolConfig(_Strict):
     max_bytes: int = Field(
         default=256 * 1024 * 1024,
         ge=64 * 1024,
-        description="payload bytes kept; when full, old samples are downsampled",
+        description="bytes of line protocol kept (as sent, before gzip); when full, old samples are downsampled",
     )
 
 
