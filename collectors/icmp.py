@@ -352,10 +352,11 @@ class EchoSocket:
         return made
 
     def allocate(self) -> int:
-        """A key that no pending request has."""
+        """A key that no pending request has (while one is left: 65,536 requests in flight on a ping socket
+        reuse keys, as a 16-bit sequence must)."""
         key = self._next
         pending = self.pending
-        while key in pending:
+        while key in pending and len(pending) <= self.mask:
             key = (key + 1) & self.mask
         self._next = (key + 1) & self.mask
         return key

@@ -146,6 +146,8 @@ def test_keys_are_unique_while_pending_and_wrap() -> None:
     esock.pending[0xFFFF] = None  # type: ignore[assignment]
     esock.pending[0] = None  # type: ignore[assignment]
     assert [esock.allocate(), esock.allocate()] == [0xFFFE, 1]
+    esock.pending = dict.fromkeys(range(0x10000))  # type: ignore[arg-type]
+    assert esock.allocate() == 2  # every key in flight: reused, never an endless search
 
 
 async def test_unresolvable_name_is_misconfigured_and_others_still_probed(monkeypatch: pytest.MonkeyPatch) -> None:
