@@ -195,26 +195,26 @@ def drawing(chart: Chart) -> Drawing:
         boxes = chart.boxes.get(kind, [])
         if boxes:
             path = Path(fillColor=HexColor(COLOURS[kind]), strokeColor=None, fillMode=NON_ZERO)
-            for x, y, w, bh in boxes:
-                path.moveTo(x, h - y - bh)
-                path.lineTo(x + w, h - y - bh)
-                path.lineTo(x + w, h - y)
-                path.lineTo(x, h - y)
-                path.closePath()
+            for box in boxes:
+                _rectangle(path, box, h)
             out.add(path)
     for kind in ("hatch", "microcut"):
         out.add(_strokes(chart.strokes.get(kind, []), h, kind))
-    x, y, w, fh = chart.frame
-    frame = Path(fillColor=None, strokeColor=HexColor("#000000"), strokeWidth=0.8)
-    frame.moveTo(x, h - y - fh)
-    frame.lineTo(x + w, h - y - fh)
-    frame.lineTo(x + w, h - y)
-    frame.lineTo(x, h - y)
-    frame.closePath()
-    out.add(frame)
+    out.add(_rectangle(Path(fillColor=None, strokeColor=HexColor("#000000"), strokeWidth=0.8), chart.frame, h))
     for label in chart.labels:
         out.add(String(label.x, h - label.y, label.text, fontName=SANS, fontSize=label.size, textAnchor=label.anchor))
     return out
+
+
+def _rectangle(path: Path, box: Box, h: float) -> Path:
+    """Add the box (x, y from the top, width, height) to `path` as a closed subpath; returns `path`."""
+    x, y, w, bh = box
+    path.moveTo(x, h - y - bh)
+    path.lineTo(x + w, h - y - bh)
+    path.lineTo(x + w, h - y)
+    path.lineTo(x, h - y)
+    path.closePath()
+    return path
 
 
 def _strokes(segments: list[Segment], h: float, kind: str) -> Path:
