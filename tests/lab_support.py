@@ -146,3 +146,10 @@ def ns_exec(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["ip", "netns", "exec", ENDPOINTS.ns, *argv], check=check, capture_output=True, text=True, timeout=10
     )
+
+
+def restore_routes(lab: LabEndpoints) -> None:
+    """Put back every route of the lab path (services.d/30-services-ns.sh `routes`): taking a link down deletes
+    the routes through it, and bringing it up again restores only the link's own subnet."""
+    services = REPO / "tests" / "lab" / "services.d" / "30-services-ns.sh"
+    subprocess.run([str(services), "routes", str(lab.run_dir)], check=True, capture_output=True, text=True, timeout=10)

@@ -11,18 +11,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lab_support import REPO, LabEndpoints, require_root
+from lab_support import REPO, LabEndpoints, require_root, restore_routes
 
 AT = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
-SERVICES = REPO / "tests" / "lab" / "services.d" / "30-services-ns.sh"
 
 
 def _run(*argv: str) -> None:
     subprocess.run(argv, check=True, capture_output=True, text=True, timeout=10)
-
-
-def restore_routes(lab: LabEndpoints) -> None:
-    _run(str(SERVICES), "routes", str(lab.run_dir))
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from lab_support import ENDPOINTS, LabEndpoints, ns_exec, require_binary, require_root
+from lab_support import ENDPOINTS, LabEndpoints, ns_exec, require_binary, require_root, restore_routes
 from pydantic import ValidationError
 
 from collectors import COLLECTORS
@@ -74,6 +74,7 @@ def cut_link(lab: LabEndpoints) -> Iterator[None]:
         yield
     finally:
         ns_exec("ip", "link", "set", lab.ns_if, "up")
+        restore_routes(lab)  # the test host's default route went with the link
 
 
 @pytest.mark.lab

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lab_support import REPO, LabEndpoints, ns_exec, require_root, require_shared_fixtures
+from lab_support import REPO, LabEndpoints, ns_exec, require_root, require_shared_fixtures, restore_routes
 from pydantic import ValidationError
 
 from collectors import COLLECTORS
@@ -262,6 +262,7 @@ def cut_peer(lab: LabEndpoints) -> Iterator[None]:
         yield
     finally:
         subprocess.run(["ip", "link", "set", lab.root_if, "up"], check=True, timeout=10)
+        restore_routes(lab)  # the root namespace's routes to the lab path went with the link
 
 
 POLL_IN_NS = """
