@@ -161,9 +161,23 @@ def _rows_where(seqs: Sequence[int]) -> tuple[str, tuple[int | str, ...]]:
     return "seq IN (SELECT value FROM json_each(?))", (json.dumps(list(seqs)),)
 
 
-def _line_of_payload(payload: str) -> str:
-    """The line of a record spooled as JSON by an older format (SQL function of the migration)."""
-    return Record.from_json(payload).line()
+class SpoolMigrationError(RuntimeError):
+    """A spool of an older format could not be converted (the file is left as it was)."""
+
+
+class _LineOfPayload:
+    """The line of a record spooled as JSON by an older format (SQL function of the migration); remembers
+    the payload it could not read, since SQLite reports only that a user-defined function raised."""
+
+    def __init__(self) -> None:
+        self.failed: tuple[str, Exception] | None = None
+
+    def __call__(self, payload: str) -> str:
+        try:
+            return Record.from_json(payload).line()
+        except Exception as exc:
+            self.failed = (payload, exc)
+            raise
 
 
 def _columns(db: sqlite3.Connection, table: str) -> set[str]:
@@ -193,23 +207,30 @@ class SqliteSpool:
             )
         columns = _columns(self.db, "spool")
         if columns and "payload" in columns:  # format 0 or 3: converted to 4 in one transaction
+            line_of_payload = _LineOfPayload()
             try:
-                self._convert(columns, _columns(self.db, "quarantine"))
-            except BaseException:
+                self._convert(columns, _columns(self.db, "quarantine"), line_of_payload)
+            except BaseException as exc:
                 if self.db.in_transaction:
                     self.db.execute("ROLLBACK")  # the file stays as it was
                 self.db.close()
-                raise
+                if line_of_payload.failed is None:
+                    raise
+                payload, error = line_of_payload.failed
+                raise SpoolMigrationError(
+                    f"{self.path}: cannot convert this spool from format {version} to {SPOOL_VERSION}: a row's "
+                    f"record is unreadable ({error}): {payload[:120]!r}; the file is left as it was"
+                ) from exc
         self.db.executescript(_SCHEMA)
         if version < SPOOL_VERSION:
             self.db.execute(f"PRAGMA user_version = {SPOOL_VERSION}")
         self._sids: dict[str, int] = {}
 
-    def _convert(self, columns: set[str], quarantine: set[str]) -> None:
+    def _convert(self, columns: set[str], quarantine: set[str], line_of_payload: _LineOfPayload) -> None:
         """A spool of format 0 or 3 to format 4: the rows keep their seqs (and the sequence its high-water
         mark: seqs are never reused), a row without a line (format 0) gets it rendered from its payload, the
         quarantine's payloads become lines."""
-        self.db.create_function("vigie_line", 1, _line_of_payload, deterministic=True)
+        self.db.create_function("vigie_line", 1, line_of_payload, deterministic=True)
         line = "coalesce(o.line, vigie_line(o.payload))" if "line" in columns else "vigie_line(o.payload)"
         if "sid" in columns:  # format 3: the series table is kept as is
             source, series = "spool_old o", ""

@@ -27,6 +27,7 @@ def run(
 ) -> None:
     """Run until SIGTERM/SIGINT; SIGHUP reloads CONFIG (a bad config is refused, the running one kept)."""
     from agent.runtime import AgentRuntime
+    from agent.spool import SpoolMigrationError, SpoolVersionError
 
     try:
         runtime = AgentRuntime(config, role)
@@ -34,4 +35,8 @@ def run(
         for line in exc.errors:
             typer.echo(line, err=True)
         raise typer.Exit(1) from None
-    asyncio.run(runtime.run())
+    try:
+        asyncio.run(runtime.run())
+    except (SpoolVersionError, SpoolMigrationError) as exc:  # the spool file is left as it was
+        typer.echo(f"vigie agent: {exc}", err=True)
+        raise typer.Exit(1) from None

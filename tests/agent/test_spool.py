@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.spool import MemorySpool, Spool, SqliteSpool
+from agent.spool import MemorySpool, Spool, SpoolMigrationError, SqliteSpool
 from agent.store import schema
 from agent.store.schema import Kind, Record
 from agent.store.sqlite import SqliteStore
@@ -306,7 +306,9 @@ def test_a_failed_migration_leaves_the_file_as_it_was(tmp_path: Path) -> None:
     db.execute("INSERT INTO spool (sid, time_ms, kind, ok, size, payload) VALUES (1, 0, 'sample', 1, 1, 'not json')")
     db.commit()
     db.close()
-    with pytest.raises(sqlite3.OperationalError, match="user-defined function"):  # its payload is not a record
+    with pytest.raises(
+        SpoolMigrationError, match=r"s\.db: cannot convert .* format 3 to 4: .*'not json'.* left as it was"
+    ):
         SqliteSpool(tmp_path / "s.db", 1 << 20)
     db = sqlite3.connect(tmp_path / "s.db")
     assert db.execute("PRAGMA user_version").fetchone()[0] == 3
@@ -361,3 +363,29 @@ def test_a_spool_of_a_newer_format_is_refused_clearly(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(SpoolVersionError, match="newer Vigie"):
         SqliteSpool(tmp_path / "s.db", 1 << 20)
+
+
+def test_vigie_agent_run_on_an_unreadable_spool_says_why_and_exits_1(tmp_path: Path) -> None:
+    """`vigie agent run` prints the spool's refusal (no traceback) and leaves the file as it was."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    from agent.spool import SPOOL_VERSION
+    from tests.agent.agent_harness import inventory, write_config
+
+    db = sqlite3.connect(tmp_path / "spool.db")
+    db.execute(f"PRAGMA user_version = {SPOOL_VERSION + 1}")
+    db.commit()
+    db.close()
+    config = write_config(tmp_path / "inventory.yaml", inventory("edge-1", tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-c", "from agent.cli import main; main()", "agent", "run", str(config)],
+        capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert f"spool.db: spool format {SPOOL_VERSION + 1} was written by a newer Vigie" in done.stderr
+    assert "Traceback" not in done.stderr
+    db = sqlite3.connect(tmp_path / "spool.db")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SPOOL_VERSION + 1
+    db.close()
