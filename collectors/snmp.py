@@ -35,7 +35,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 
 def _import_pysnmp_lean() -> None:
@@ -388,16 +388,26 @@ def shared_profiles(user_dir: Path | None) -> dict[str, ResolvedProfile]:
 
 # --- engine (v3) and dispatcher (v1/v2c) ---------------------------------------------------------------------
 
+_Shared = TypeVar("_Shared")
+
+
+def _per_loop(
+    cache: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Shared], make: Callable[[], _Shared]
+) -> _Shared:
+    """The running event loop's instance in `cache`, made on first use (pysnmp transports are bound to a loop)."""
+    loop = asyncio.get_running_loop()
+    shared = cache.get(loop)
+    if shared is None:
+        shared = cache[loop] = make()
+    return shared
+
+
 _ENGINES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SnmpEngine] = weakref.WeakKeyDictionary()
 
 
 def shared_engine() -> SnmpEngine:
-    """The process's SNMP engine (one per running event loop: pysnmp transports are bound to a loop)."""
-    loop = asyncio.get_running_loop()
-    engine = _ENGINES.get(loop)
-    if engine is None:
-        engine = _ENGINES[loop] = SnmpEngine()
-    return engine
+    """The process's SNMP engine (one per running event loop)."""
+    return _per_loop(_ENGINES, SnmpEngine)
 
 
 class _Pending:
@@ -521,11 +531,7 @@ _DISPATCHERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Dispatcher] 
 
 def shared_dispatcher() -> _Dispatcher:
     """The process's v1/v2c dispatcher (one per running event loop, like `shared_engine`)."""
-    loop = asyncio.get_running_loop()
-    dispatcher = _DISPATCHERS.get(loop)
-    if dispatcher is None:
-        dispatcher = _DISPATCHERS[loop] = _Dispatcher()
-    return dispatcher
+    return _per_loop(_DISPATCHERS, _Dispatcher)
 
 
 _Reply = tuple[int, int, Varbinds]  # error-status, error-index, varbinds
