@@ -322,6 +322,16 @@ PAD_X, PAD_Y = 1.2 * mm, 0.8 * mm
 INK, GREY, RED = HexColor("#222222"), HexColor("#666666"), HexColor("#c0392b")
 
 
+def _month_name(claim: Claim, lang: str) -> str:
+    """The claim's month as the documents print it ("octobre 2026", "October 2026")."""
+    return f"{MONTHS[lang][claim.month.month - 1]} {claim.month.year}"
+
+
+def _fits(text: str, font: str, width: float) -> bool:
+    """Whether `text` sets on one line of a table cell `width` wide (its padding taken off)."""
+    return "\n" not in text and text_width(text, font, TABLE_PT) <= width - 2 * PAD_X
+
+
 class _Markup(str):
     """Paragraph markup whose user strings are already escaped (a plain `str` cell is literal text)."""
 
@@ -412,7 +422,7 @@ def _table(
     def cell(text: str, i: int) -> str | Paragraph:
         if isinstance(text, _Markup):
             return Paragraph(text, st.cell)
-        if "\n" not in text and text_width(text, SANS, TABLE_PT) <= widths[i] - 2 * PAD_X:
+        if _fits(text, SANS, widths[i]):
             return text
         return _p(text, st.cell_right if i in right else st.cell)
 
@@ -446,7 +456,7 @@ def _table(
             first: str | Paragraph
             if row.note is not None:
                 first = Paragraph(f'<b>{escape(row.text)}</b><font color="#555555">{escape(row.note)}</font>', st.cell)
-            elif "\n" not in row.text and text_width(row.text, BOLD, TABLE_PT) <= FRAME_W - 2 * PAD_X:
+            elif _fits(row.text, BOLD, FRAME_W):
                 first = row.text
                 commands.append(("FONT", (0, r), (-1, r), BOLD, TABLE_PT, 9))
             else:
@@ -486,7 +496,7 @@ def _story(claim: Claim, lang: str, charts: Sequence[Drawing]) -> list[Flowable]
     num, money, day, dt = f["num"], f["money"], f["day"], f["dt"]
     annex, client, provider = claim.annex, claim.client, claim.provider
     services = annex["services"]
-    month_name = f"{MONTHS[lang][claim.month.month - 1]} {claim.month.year}"
+    month_name = _month_name(claim, lang)
     deadline, alert = day(annex["claim_deadline"]), day(annex["claim_alert_date"])
 
     def pct(value: str | None) -> str:
@@ -761,7 +771,7 @@ def _page_decoration(claim: Claim, lang: str) -> PageCallback:
     if claim.status == "void":
         markings.append(t["void_marking"])
     marking = " · ".join(markings)
-    month_name = f"{MONTHS[lang][claim.month.month - 1]} {claim.month.year}"
+    month_name = _month_name(claim, lang)
     name, room = claim.client.name, 0.75 * FRAME_W
     footer = f"{name} — {month_name} — SHA-256 {claim.digest[:16]}…"
     while text_width(footer, SANS, 7) > room and len(name) > 1:  # a very long client name is cut
@@ -803,7 +813,7 @@ def render_pdf(claim: Claim, lang: str, charts: Sequence[Drawing] | None = None)
     the languages."""
     t = STRINGS[lang]
     out = io.BytesIO()
-    month_name = f"{MONTHS[lang][claim.month.month - 1]} {claim.month.year}"
+    month_name = _month_name(claim, lang)
     doc = _document(
         out,
         _page_decoration(claim, lang),
