@@ -246,28 +246,27 @@ def test_a_month_with_nothing_to_claim_still_gets_a_short_statement(tmp_path: Pa
     assert "no penalty is claimed" in en
 
 
+def emailed_opening(ref: str, site: str, service: str = "acme-lyon-fibre") -> Record:
+    """A ticket of client acme opened by e-mail on 14 October at 10:10."""
+    opened = {"opened_at": "2026-10-14T10:10:00+02:00", "channel": "email"}
+    return Record(Kind.TICKET_OPEN, ref, opened, client="acme", site=site, service=service)
+
+
+def emailed_t9(site: str) -> list[Record]:
+    """Ticket T-9 on acme-lyon-fibre at `site`: opened by e-mail at 10:10, restored at 13:05 (14 October)."""
+    return [
+        emailed_opening("T-9", site),
+        Record(Kind.TICKET_RESTORE, "T-9", {"restored_at": "2026-10-14T13:05:00+02:00"}),
+    ]
+
+
 def test_the_claim_names_the_ledger_records_and_contract_version_it_used(tmp_path: Path) -> None:
     manifest = write_manifest(tmp_path, {"Lyon": INTERNET_CASE})
     with Ledger(tmp_path / "l.sqlite", FakeClock(datetime(2026, 11, 2, tzinfo=UTC))) as book:
         stored = book.append_many(
             [
-                Record(
-                    Kind.TICKET_OPEN,
-                    "T-9",
-                    {"opened_at": "2026-10-14T10:10:00+02:00", "channel": "email"},
-                    client="acme",
-                    site="Lyon",
-                    service="acme-lyon-fibre",
-                ),
-                Record(Kind.TICKET_RESTORE, "T-9", {"restored_at": "2026-10-14T13:05:00+02:00"}),
-                Record(
-                    Kind.TICKET_OPEN,
-                    "T-10",
-                    {"opened_at": "2026-10-14T10:10:00+02:00", "channel": "email"},
-                    client="acme",
-                    site="Other",
-                    service="other-service",
-                ),
+                *emailed_t9("Lyon"),
+                emailed_opening("T-10", site="Other", service="other-service"),
             ]
         )
     result = vigie(
@@ -288,19 +287,7 @@ def test_a_manifest_site_id_scopes_the_ledger_while_the_site_name_is_printed(tmp
     raw["clients"][0]["services"][0]["site_id"] = "acme-lyon"
     manifest.write_text(json.dumps(raw))
     with Ledger(tmp_path / "l.sqlite", FakeClock(datetime(2026, 11, 2, tzinfo=UTC))) as book:
-        book.append_many(
-            [
-                Record(
-                    Kind.TICKET_OPEN,
-                    "T-9",
-                    {"opened_at": "2026-10-14T10:10:00+02:00", "channel": "email"},
-                    client="acme",
-                    site="acme-lyon",
-                    service="acme-lyon-fibre",
-                ),
-                Record(Kind.TICKET_RESTORE, "T-9", {"restored_at": "2026-10-14T13:05:00+02:00"}),
-            ]
-        )
+        book.append_many(emailed_t9("acme-lyon"))
     result = vigie(
         "claims", "build", "--month", "2026-10", "--manifest", str(manifest), "--out", "out", "--today", "2026-11-05",
         "--ledger", "l.sqlite", cwd=tmp_path,
