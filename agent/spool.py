@@ -394,34 +394,37 @@ class SqliteSpool:
         return ",".join(str(s) for s in self._inflight if s > after) or "-1"  # `NOT IN (NULL)` matches nothing
 
     def _thin_samples(self, ok: int) -> int:
-        inflight = self._not_inflight()
         count = int(self.db.execute("SELECT count(*) FROM spool WHERE kind = 'sample'").fetchone()[0])
         if count < 2:
             return 0
         median = self.db.execute(
             "SELECT seq FROM spool WHERE kind = 'sample' ORDER BY seq LIMIT 1 OFFSET ?", (count // 2,)
         ).fetchone()[0]
-        victims = self.db.execute(
-            f"""SELECT seq, size FROM (
-                    SELECT seq, size, ok, ROW_NUMBER() OVER (PARTITION BY sid ORDER BY seq) AS n
-                    FROM spool WHERE kind = 'sample' AND seq < ? AND seq NOT IN ({inflight}))
+        thinned = self._delete(
+            f"""SELECT seq FROM (
+                    SELECT seq, ok, ROW_NUMBER() OVER (PARTITION BY sid ORDER BY seq) AS n
+                    FROM spool WHERE kind = 'sample' AND seq < ? AND seq NOT IN ({self._not_inflight()}))
                 WHERE ok = ? AND n % 2 = 0""",
             (median, ok),
-        ).fetchall()
-        self.db.executemany("DELETE FROM spool WHERE seq = ?", [(s,) for s, _ in victims])
-        self._bytes -= sum(int(size) for _, size in victims)
-        self.stats.downsampled += len(victims)
-        return len(victims)
+        )
+        self.stats.downsampled += thinned
+        return thinned
 
     def _drop_old_heartbeats(self) -> None:
-        inflight = self._not_inflight()
-        rows = self.db.execute(
-            f"SELECT seq, size FROM spool WHERE kind = 'heartbeat' AND seq NOT IN ({inflight}) ORDER BY seq"
-        ).fetchall()
-        victims = rows[: max(1, len(rows) // 2)] if rows else []
-        self.db.executemany("DELETE FROM spool WHERE seq = ?", [(s,) for s, _ in victims])
-        self._bytes -= sum(int(size) for _, size in victims)
-        self.stats.dropped_heartbeats += len(victims)
+        heartbeats = f"FROM spool WHERE kind = 'heartbeat' AND seq NOT IN ({self._not_inflight()})"
+        count = int(self.db.execute(f"SELECT count(*) {heartbeats}").fetchone()[0])
+        if count:
+            self.stats.dropped_heartbeats += self._delete(
+                f"SELECT seq {heartbeats} ORDER BY seq LIMIT ?", (max(1, count // 2),)
+            )
+
+    def _delete(self, victims: str, args: tuple[int, ...]) -> int:
+        """Delete the rows whose seqs `victims` selects, in one statement (250 k row-by-row deletes took 1 s of
+        the 2.3 s a full 1 M-row spool's thinning blocked for), and recount the bytes left, in the same
+        transaction."""
+        deleted = int(self.db.execute(f"DELETE FROM spool WHERE seq IN ({victims})", args).rowcount)
+        self._bytes = int(self.db.execute("SELECT coalesce(sum(size), 0) FROM spool").fetchone()[0])
+        return deleted
 
 
 class MemorySpool:

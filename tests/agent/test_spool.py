@@ -151,6 +151,29 @@ def test_states_are_never_dropped_the_overflow_is_counted(make_spool) -> None:  
     assert spool.stats.over_limit >= 1
 
 
+def test_with_no_sample_left_to_thin_the_oldest_half_of_heartbeats_goes(make_spool) -> None:  # type: ignore[no-untyped-def]
+    """The full policy's last step: heartbeats (liveness only) go oldest first, half at a time, never one in
+    flight; state intervals stay even over the limit."""
+    beats = [
+        schema.heartbeat(agent="a1", role="edge", seq=i, uptime_s=i, spool_records=0, time_ms=i * 1000)
+        for i in range(40)
+    ]
+    one = size(beats[0])
+    spool = make_spool(max_bytes=30 * one)
+    spool.put(beats[:10])
+    flying = spool.begin(2)  # the two oldest are being shipped: not droppable
+    spool.put(beats[10:] + [state(0, "down")])
+    kept = spool.begin(10_000).records + flying.records
+    assert spool.stats.dropped_heartbeats == 40 - len(kept) + 1 > 0
+    assert spool.size_bytes() <= spool.max_bytes
+    assert sum(r.kind is Kind.STATE for r in kept) == 1
+    seqs = sorted(int(r.field("seq")) for r in kept if r.kind is Kind.HEARTBEAT)
+    dropped = sorted(set(range(40)) - set(seqs))
+    assert seqs[:2] == [0, 1]  # in flight
+    assert dropped == list(range(2, 2 + len(dropped)))  # then the oldest first
+    assert spool.size_bytes() == sum(size(r) for r in kept)  # the bytes freed were counted exactly
+
+
 def test_one_services_state_intervals_equal_the_views_and_are_read_by_index(tmp_path: Path) -> None:
     """Interleaved services and sources: each service's intervals (closed by its own next change, the last one
     open) are exactly the `state_intervals` view's rows for it, and the read does not scan other services."""
