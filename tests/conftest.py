@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from lab_support import LabEndpoints, require_lab
+
+# CI (.ci/run) runs the property tests on a fixed series of examples, so that a red CI is one a re-run
+# reproduces; developers' runs draw new examples each time (the default profile) and are the ones that
+# explore. A case they find is pinned with @example.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("VIGIE_HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture
