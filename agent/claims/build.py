@@ -74,6 +74,8 @@ class ClaimItem:
     source: str | None = None  # where the inputs came from (a case file path, "store")
     # what the ledger records and the measurements disagree on (agent.ledger.crosscheck.findings_for)
     findings: tuple[Finding, ...] = ()
+    # (ticket reference, the provider's reference attached to it in the ledger; VGA 5.7)
+    provider_refs: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -175,8 +177,15 @@ def _outage_rows(item: ClaimItem) -> list[dict[str, Any]]:
 
 
 def _ticket_rows(item: ClaimItem) -> list[dict[str, Any]]:
+    provider_refs = dict(item.provider_refs)
     return [
-        {"site": item.site, "service_id": item.statement.service.id, **ticket_json(t)} for t in item.statement.tickets
+        {
+            "site": item.site,
+            "service_id": item.statement.service.id,
+            **ticket_json(t),
+            "provider_ref": provider_refs.get(t.id),
+        }
+        for t in item.statement.tickets
     ]
 
 

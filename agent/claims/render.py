@@ -146,6 +146,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "excluded_min": "Minutes exclues",
         "tickets": "Tickets (GTR)",
         "ticket": "Ticket",
+        "provider_ref": "Réf. Prestataire",
         "clock": "Horloge",
         "business_hours": "heures ouvrées",
         "wall_clock": "24 h/24",
@@ -182,6 +183,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "restored_late": "Rétablissement notifié longtemps après le retour du service",
         "ticket_without_outage": "Ticket sans interruption mesurée autour de lui",
         "exclusion_without_outage": "Exclusion sans interruption mesurée sur sa période",
+        "overlapping_tickets": "Deux tickets ouverts en même temps pour ce service",
         "policy": "Règles appliquées",
         "records": "Enregistrements du registre",
         "source": "Source",
@@ -243,6 +245,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "excluded_min": "Excluded minutes",
         "tickets": "Tickets (GTR)",
         "ticket": "Ticket",
+        "provider_ref": "Provider ref.",
         "clock": "Clock",
         "business_hours": "business hours",
         "wall_clock": "24/7",
@@ -277,6 +280,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "restored_late": "Restoration notified long after the service came back",
         "ticket_without_outage": "Ticket with no measured outage around it",
         "exclusion_without_outage": "Exclusion with no measured outage in its interval",
+        "overlapping_tickets": "Two tickets open at the same time for this service",
         "policy": "Policy used",
         "records": "Ledger records",
         "source": "Source",
@@ -609,6 +613,7 @@ def _story(claim: Claim, lang: str, charts: Sequence[Drawing]) -> list[Flowable]
     def ticket(k: dict[str, Any]) -> list[str]:
         return [
             k["id"],
+            k["provider_ref"] or "—",
             f"{t[k['clock']]}, {num(k['target_hours'])}\u00a0h",
             period(k["start"], k["stop"]),
             f"{num(k['elapsed_hours'])}\u00a0h",
@@ -659,6 +664,7 @@ def _story(claim: Claim, lang: str, charts: Sequence[Drawing]) -> list[Flowable]
             _table(
                 [
                     t["ticket"],
+                    t["provider_ref"],
                     f"{t['clock']}, {t['target'].lower()}",
                     f"{t['start']} → {t['stop']}",
                     t["elapsed"],
@@ -667,9 +673,9 @@ def _story(claim: Claim, lang: str, charts: Sequence[Drawing]) -> list[Flowable]
                     t["flags"],
                 ],
                 grouped("tickets", ticket),
-                flex={0: 1, 6: 1.5},
+                flex={0: 1, 1: 0.7, 7: 1.5},
                 title=t["tickets"],
-                right=(3, 4, 5),
+                right=(4, 5, 6),
             )
         )
     story.append(
@@ -921,6 +927,7 @@ CSV_COLUMNS: dict[str, tuple[str, ...]] = {
         "breached",
         "penalty_pct",
         "flags",
+        "provider_ref",
     ),
     "outages": (
         "site",

@@ -106,10 +106,11 @@ def items_for(
 def claim_item(case: Case, ref: ServiceRef, site_label: str, view: LedgerView | None, source: str) -> ClaimItem:
     """One service's line of a claim: its case with the ledger's tickets and exclusions for `ref` applied."""
     ids: tuple[int, ...] = ()
+    provider_refs: tuple[tuple[str, str], ...] = ()
     if view is not None:
         part = slice_for(view, ref, case.month)
         case = with_ledger(case, part)
-        ids = part.record_ids
+        ids, provider_refs = part.record_ids, part.provider_refs
     statement = compute(case)
     return ClaimItem(
         client=ref.client,
@@ -119,6 +120,7 @@ def claim_item(case: Case, ref: ServiceRef, site_label: str, view: LedgerView | 
         freezes=freezes_of(case),
         source=source,
         findings=() if view is None else findings_for(view, ref, statement),
+        provider_refs=provider_refs,
     )
 
 

@@ -16,7 +16,8 @@ from typing import Annotated, Any
 import typer
 
 from agent.clock import SystemClock
-from agent.ledger import Kind, Ledger, LedgerError, Record
+from agent.ledger import Kind, Ledger, LedgerError, Record, fold_all
+from agent.ledger.convert import find_ticket
 from agent.ledger.importer import load_records
 
 app = typer.Typer(help="The annotation ledger: import, history, integrity, retraction.", no_args_is_help=True)
@@ -57,6 +58,17 @@ def subject_for(path: Path, supersedes: int | None, new_subject: str) -> str:
         if target is None:
             raise LedgerError(f"supersedes #{supersedes}: no such record")
         return target.subject
+
+
+def ticket_subject(book: Ledger, name: str, *, err: bool = False) -> str:
+    """The ticket `name` designates: the one opened under it, else the one it is the provider's reference of
+    (`vigie ticket reference`), said on stdout (stderr: `err`, when stdout is JSON); `name` itself when no
+    ticket has it (the ledger then refuses the record, naming it)."""
+    ticket = find_ticket(fold_all(book.records(kinds=["ticket"])), name)
+    if ticket is None or ticket.ref == name:
+        return name
+    typer.echo(f"{name}: the provider's reference of ticket {ticket.ref}", err=err)
+    return ticket.ref
 
 
 def record_one(path: Path, record: Record, describe: Callable[[Record], str] | None = None) -> Record:
@@ -101,12 +113,16 @@ def import_command(
 
 @app.command("history")
 def history_command(
-    subject: Annotated[str | None, typer.Argument(help="A ticket reference, X<n>, M<n>; all when omitted.")] = None,
+    subject: Annotated[
+        str | None,
+        typer.Argument(help="A ticket reference (ours or the provider's), X<n>, M<n>; all when omitted."),
+    ] = None,
     ledger: LedgerOpt = DEFAULT_LEDGER,
 ) -> None:
-    """Every record, superseded ones included, as JSON lines."""
+    """Every record, superseded ones included, as JSON lines (a ticket's provider reference: its
+    ticket.reference records)."""
     with opened(ledger) as book:
-        records = book.subject(subject) if subject else book.records()
+        records = book.subject(ticket_subject(book, subject, err=True)) if subject else book.records()
     superseded = {r.supersedes for r in records if r.supersedes is not None}
     for r in records:
         line = record_dict(r) | {"superseded": r.id in superseded}

@@ -1,8 +1,15 @@
-"""`vigie ticket open|confirm|freeze|resume|restore|show`: the provider's ticket, as the contract reads it.
+"""`vigie ticket open|reference|confirm|freeze|resume|restore|show`: the provider's ticket, as the contract
+reads it.
 
 VGA 5.5/5.7: the GTR clock starts at the ticket time if the notification was written or confirmed in
 writing within 30 minutes; it stops when the provider notifies the restoration; VGA 5.8: it is frozen from
 the request for site access until access is obtained.
+
+A ticket is opened under a reference: the provider's, or ours (`VIGIE-<service>-<start UTC>`, recorded by
+agent/notify_schedule.py when Vigie e-mails the incident notification: the sending time starts the clock).
+The provider's own reference (VGA 5.7: its unique id for the ticket) is then attached to it with
+`reference` (or `open --provider-ref`), and every command here accepts either name: a second ticket for the
+same incident would earn a second GTR penalty (crosscheck's `overlapping_tickets`).
 """
 
 from __future__ import annotations
@@ -10,19 +17,35 @@ from __future__ import annotations
 import enum
 import json
 import sys
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
-from agent.cli.ledger import DEFAULT_LEDGER, AuthorOpt, LedgerOpt, SupersedesOpt, opened, record_one
+from agent.cli.ledger import DEFAULT_LEDGER, AuthorOpt, LedgerOpt, SupersedesOpt, opened, record_one, ticket_subject
 from agent.ledger import Kind, Record
 from agent.ledger.convert import fold_all
 from agent.ledger.records import iso
 from sla.model import Cause, Channel, TicketKind
 
-app = typer.Typer(help="Tickets: opening, written confirmation, freezes, restoration.", no_args_is_help=True)
+app = typer.Typer(
+    help="Tickets: opening, the provider's reference, written confirmation, freezes, restoration.",
+    no_args_is_help=True,
+)
 
-Ref = Annotated[str, typer.Argument(help="The provider's ticket reference (unique id, VGA 5.7).")]
+NewRef = Annotated[
+    str, typer.Argument(help="The ticket's reference: the provider's (unique id, VGA 5.7) or ours (VIGIE-…).")
+]
+Ref = Annotated[
+    str,
+    typer.Argument(help="The ticket: the reference it was opened under, or the provider's reference attached to it."),
+]
+ProviderRefOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--provider-ref", help="The provider's own reference for this ticket (VGA 5.7), when REF is ours (VIGIE-…)."
+    ),
+]
 At = Annotated[str, typer.Option("--at", help="ISO 8601 time with its UTC offset, e.g. 2026-10-14T10:05:00+02:00.")]
 
 
@@ -32,29 +55,63 @@ class FreezeReason(enum.StrEnum):
     ACCESS_REFUSED = "access_refused"
 
 
+def _describe(r: Record) -> str:
+    provider_ref = f": provider's reference {r.data['provider_ref']}" if r.kind is Kind.TICKET_REFERENCE else ""
+    return f"record #{r.id}: {r.kind.value} {r.subject}{provider_ref}"
+
+
+def _record(
+    ledger: Path, name: str, kind: Kind, data: dict[str, Any], author: str | None, supersedes: int | None
+) -> None:
+    """Record on the ticket `name` designates (ours or the provider's reference)."""
+    with opened(ledger) as book:
+        ref = ticket_subject(book, name)
+    record_one(ledger, Record(kind, ref, data, author=author, supersedes=supersedes), _describe)
+
+
 @app.command("open")
 def open_command(
-    ref: Ref,
+    ref: NewRef,
     at: At,
     client: Annotated[str, typer.Option("--client")],
     site: Annotated[str, typer.Option("--site")],
     service: Annotated[str, typer.Option("--service", help="The service instance id (as in its case file).")],
     channel: Annotated[Channel, typer.Option("--channel", help="How the incident was notified.")],
     kind: Annotated[TicketKind, typer.Option("--kind")] = TicketKind.REPAIR,
+    provider_ref: ProviderRefOpt = None,
     author: AuthorOpt = None,
     supersedes: SupersedesOpt = None,
     ledger: LedgerOpt = DEFAULT_LEDGER,
 ) -> None:
-    """Record a ticket: its reference, ticket time and notification channel."""
+    """Record a ticket: its reference, ticket time and notification channel (and the provider's reference)."""
     data = {"opened_at": at, "channel": channel.value, "kind": kind.value}
-    record_one(
-        ledger,
-        Record(
-            Kind.TICKET_OPEN, ref, data, client=client, site=site, service=service, author=author, supersedes=supersedes
-        ),
+    opening = Record(
+        Kind.TICKET_OPEN, ref, data, client=client, site=site, service=service, author=author, supersedes=supersedes
     )
+    if provider_ref is None:
+        record_one(ledger, opening)
+    else:
+        # one transaction: the ticket and its provider reference, or neither when the reference is refused
+        with opened(ledger) as book:
+            reference = Record(Kind.TICKET_REFERENCE, ref, {"provider_ref": provider_ref}, author=author)
+            stored = book.append_many([opening, reference])
+        for r in stored:
+            typer.echo(_describe(r))
     if channel is Channel.PHONE:
         typer.echo(f"ticket {ref}: notified by phone: confirm it in writing within 30 minutes (VGA 5.7)")
+
+
+@app.command("reference")
+def reference_command(
+    ref: Ref,
+    provider_ref: Annotated[str, typer.Argument(help="The provider's reference for this ticket, e.g. TT-48213.")],
+    author: AuthorOpt = None,
+    supersedes: SupersedesOpt = None,
+    ledger: LedgerOpt = DEFAULT_LEDGER,
+) -> None:
+    """Attach the provider's own reference to a ticket (VGA 5.7: its unique id), e.g. to our VIGIE-… ticket:
+    its opening and GTR clock stay. A reference names one ticket only; to correct it, --supersedes N."""
+    _record(ledger, ref, Kind.TICKET_REFERENCE, {"provider_ref": provider_ref}, author, supersedes)
 
 
 @app.command("confirm")
@@ -62,7 +119,7 @@ def confirm_command(
     ref: Ref, at: At, author: AuthorOpt = None, supersedes: SupersedesOpt = None, ledger: LedgerOpt = DEFAULT_LEDGER
 ) -> None:
     """Record the written confirmation (fax or e-mail) of a phone notification."""
-    record_one(ledger, Record(Kind.TICKET_CONFIRM, ref, {"confirmed_at": at}, author=author, supersedes=supersedes))
+    _record(ledger, ref, Kind.TICKET_CONFIRM, {"confirmed_at": at}, author, supersedes)
 
 
 @app.command("freeze")
@@ -77,7 +134,7 @@ def freeze_command(
 ) -> None:
     """Freeze the ticket's clock (VGA 5.8), from START until --end or a later `resume`."""
     data = {"start": start, "end": end, "reason": reason.value}
-    record_one(ledger, Record(Kind.TICKET_FREEZE, ref, data, author=author, supersedes=supersedes))
+    _record(ledger, ref, Kind.TICKET_FREEZE, data, author, supersedes)
 
 
 @app.command("resume")
@@ -85,7 +142,7 @@ def resume_command(
     ref: Ref, at: At, author: AuthorOpt = None, supersedes: SupersedesOpt = None, ledger: LedgerOpt = DEFAULT_LEDGER
 ) -> None:
     """End the running freeze: access obtained."""
-    record_one(ledger, Record(Kind.TICKET_RESUME, ref, {"at": at}, author=author, supersedes=supersedes))
+    _record(ledger, ref, Kind.TICKET_RESUME, {"at": at}, author, supersedes)
 
 
 @app.command("restore")
@@ -101,20 +158,21 @@ def restore_command(
 ) -> None:
     """Record the provider's notification of restoration (VGA 5.5, 5.9): it stops the clock."""
     data = {"restored_at": at, "cause": None if cause is None else cause.value}
-    record_one(ledger, Record(Kind.TICKET_RESTORE, ref, data, author=author, supersedes=supersedes))
+    _record(ledger, ref, Kind.TICKET_RESTORE, data, author, supersedes)
 
 
 @app.command("show")
 def show_command(ref: Ref, ledger: LedgerOpt = DEFAULT_LEDGER) -> None:
     """The ticket as the ledger folds it (corrections applied), as JSON."""
     with opened(ledger) as book:
-        view = fold_all(book.subject(ref))
+        view = fold_all(book.subject(ticket_subject(book, ref, err=True)))
     if not view.tickets:
         typer.echo(f"error: no ticket {ref}", err=True)
         raise typer.Exit(2)
     t = view.tickets[0]
     out = {
         "ref": t.ref,
+        "provider_ref": t.provider_ref,
         "client": t.client,
         "site": t.site,
         "service": t.service,

@@ -9,7 +9,10 @@ Which records apply to a service instance `(client, site, service)`:
   time the notice was received (STD 4.1.1 "hors périodes de maintenance programmées").
 
 Every `LedgerSlice` carries the ids of the records it used, so a statement says which records it was built
-from.
+from, and the provider's references of its tickets (VGA 5.7), for the claim's ticket rows.
+
+`find_ticket` finds a ticket by either of its names: the reference it was opened under, or the provider's
+reference attached to it later (`ticket.reference`).
 
 `windows_of` lists every version of every exclusion and maintenance window the ledger ever showed (each
 state it went through, each superseded version), the current one flagged: what the outage timeline draws.
@@ -65,6 +68,7 @@ class LedgerSlice:
     record_ids: tuple[int, ...]
     pending_exclusions: tuple[ExclusionState, ...]  # proposed or disputed: listed, not applied
     open_freezes: tuple[str, ...]  # tickets whose freeze has no end yet (it runs to the month end)
+    provider_refs: tuple[tuple[str, str], ...] = ()  # (ticket reference, the provider's reference)
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,14 @@ def fold_all(records: Iterable[Record]) -> LedgerView:
     return LedgerView(tuple(tickets), tuple(exclusions), tuple(maintenances))
 
 
+def find_ticket(view: LedgerView, name: str) -> TicketState | None:
+    """The ticket opened under `name`, else the one `name` is the provider's reference of (the ledger keeps
+    both kinds of names unique: records.check_ticket_names)."""
+    return next((t for t in view.tickets if t.ref == name), None) or next(
+        (t for t in view.tickets if t.provider_ref == name), None
+    )
+
+
 def slice_for(
     view: LedgerView,
     ref: ServiceRef,
@@ -105,6 +117,7 @@ def slice_for(
     ids: list[int] = []
     tickets: list[Ticket] = []
     open_freezes: list[str] = []
+    refs = {t.ref: t.provider_ref for t in view.tickets if t.provider_ref is not None}
 
     def touches(start: datetime, end: datetime | None) -> bool:
         return epoch(start) < hi and (end is None or epoch(end) > lo)
@@ -176,6 +189,7 @@ def slice_for(
         record_ids=tuple(sorted(set(ids))),
         pending_exclusions=tuple(pending),
         open_freezes=tuple(open_freezes),
+        provider_refs=tuple((t.id, refs[t.id]) for t in tickets if t.id in refs),
     )
 
 

@@ -10,7 +10,13 @@ For one service instance and one month, `findings_for` returns `Finding`s, each 
   (the end of the last outage measured during the ticket's life);
 - `ticket_without_outage`: no measured outage within `AROUND_S` of the ticket's life (opening to
   restoration, or to the opening alone while it is not restored);
-- `exclusion_without_outage`: an exclusion (whatever its status) whose interval overlaps no measured outage.
+- `exclusion_without_outage`: an exclusion (whatever its status) whose interval overlaps no measured outage;
+- `overlapping_tickets`: two tickets of the service instance, of the same kind, whose lives overlap (opening
+  to restoration, or to the month's end while not restored). Each ticket earns its own GTR penalty
+  (sla/gtr.py), so two tickets for one incident — typically our `VIGIE-…` ticket and the provider's, recorded
+  with `vigie ticket open` instead of attached with `vigie ticket reference` (VGA 5.7: one incident, one
+  ticket, one unique id) — ask twice for it. One finding per pair, its subject `<first> + <second>` (the
+  first opened first), its records both tickets', its period the two lives' overlap.
 
 A freeze outside its ticket's life (opening → notified restoration) needs no check here: the ledger refuses
 it when it is recorded (records.apply_ticket, VGA 5.8).
@@ -43,12 +49,13 @@ class FindingKind(enum.StrEnum):
     RESTORED_LATE = "restored_late"
     TICKET_WITHOUT_OUTAGE = "ticket_without_outage"
     EXCLUSION_WITHOUT_OUTAGE = "exclusion_without_outage"
+    OVERLAPPING_TICKETS = "overlapping_tickets"
 
 
 @dataclass(frozen=True)
 class Finding:
     kind: FindingKind
-    subject: str  # the ledger subject: ticket reference, X<n>, M<n>
+    subject: str  # the ledger subject: ticket reference, X<n>, M<n>; `<ref> + <ref>` for two tickets
     record_ids: tuple[int, ...]
     record_start: datetime  # what the record says: the window, the exclusion, the ticket's life
     record_end: datetime | None  # None: a ticket not restored
@@ -109,6 +116,39 @@ def _ticket_findings(t: TicketState, outages: Sequence[Outage]) -> list[Finding]
     return []
 
 
+def _overlapping_tickets(tickets: Sequence[TicketState], month_end: datetime) -> list[Finding]:
+    """Each pair of tickets of the same kind whose lives overlap, the first opened first (see the module)."""
+
+    def life_end(t: TicketState) -> datetime:
+        return t.restored_at or max(month_end, t.opened_at)
+
+    ordered = sorted(tickets, key=lambda t: (t.opened_at, t.ref))
+    findings: list[Finding] = []
+    for i, first in enumerate(ordered):
+        for second in ordered[i + 1 :]:
+            if second.kind is not first.kind or not second.opened_at < life_end(first):
+                continue
+            end = min(first.restored_at or month_end, second.restored_at or month_end)
+            latest_first = " ".join(f"#{n}" for n in reversed(second.record_ids))
+            findings.append(
+                Finding(
+                    FindingKind.OVERLAPPING_TICKETS,
+                    f"{first.ref} + {second.ref}",
+                    (*first.record_ids, *second.record_ids),
+                    second.opened_at,
+                    None if first.restored_at is None and second.restored_at is None else end,
+                    None,
+                    f"tickets {first.ref} (records {_records(first.record_ids)}) and {second.ref} (records "
+                    f"{_records(second.record_ids)}) overlap from {second.opened_at.isoformat()}: each earns its own "
+                    f"GTR penalty, so one incident would be claimed twice. If {second.ref} is the provider's ticket "
+                    f"for the incident of {first.ref}, retract its records (vigie ledger retract N for "
+                    f"{latest_first}, in that order) and attach its reference: vigie ticket reference {first.ref} "
+                    f"{second.ref}",
+                )
+            )
+    return findings
+
+
 def findings_for(view: LedgerView, ref: ServiceRef, statement: Statement) -> tuple[Finding, ...]:
     """Every finding on the records of one service instance for the statement's month (see the module)."""
     month = statement.month
@@ -135,9 +175,14 @@ def findings_for(view: LedgerView, ref: ServiceRef, statement: Statement) -> tup
             )
             for f in check_maintenance([m], outages)
         ]
-    for t in view.tickets:
-        if ref.contains(t.client or ref.client, None, t.service) and touches(t.opened_at, t.restored_at):
-            findings += _ticket_findings(t, outages)
+    tickets = [
+        t
+        for t in view.tickets
+        if ref.contains(t.client or ref.client, None, t.service) and touches(t.opened_at, t.restored_at)
+    ]
+    for t in tickets:
+        findings += _ticket_findings(t, outages)
+    findings += _overlapping_tickets(tickets, from_epoch(month.end))
     for x in view.exclusions:
         if scoped(x) and not _overlapping(outages, epoch(x.start), epoch(x.end)):
             findings.append(

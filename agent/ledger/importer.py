@@ -3,7 +3,8 @@
 YAML (grouped, the way people write it)::
 
     tickets:
-      - ref: T-2211
+      - ref: T-2211                       # the reference the ticket is opened under (ours: VIGIE-…)
+        provider_ref: TT-48213            # optional: the provider's own reference (VGA 5.7)
         client: acme
         site: lyon
         service: acme-lyon-fibre
@@ -21,9 +22,10 @@ YAML (grouped, the way people write it)::
       - {client: acme, site: lyon, received_at: …, start: …, end: …, reference: MNT-0412}
 
 CSV (one event a row, the CLI's vocabulary): header ``kind,subject,client,site,service,author,<fields>``
-where kind is a record kind (``ticket.open``, ``ticket.freeze``, ``exclusion.add``, ``maintenance.add``,
-…) and the other columns are that kind's fields (``opened_at``, ``channel``, ``start``, ``end``, ``reason``,
-``received_at``, ``cause``, ``evidence``, ``note``…); empty cells are absent. Exclusion and maintenance rows
+where kind is a record kind (``ticket.open``, ``ticket.reference``, ``ticket.freeze``, ``exclusion.add``,
+``maintenance.add``, …) and the other columns are that kind's fields (``opened_at``, ``channel``,
+``provider_ref``, ``start``, ``end``, ``reason``, ``received_at``, ``cause``, ``evidence``, ``note``…); empty
+cells are absent. A ticket row's subject is the reference the ticket was opened under. Exclusion and maintenance rows
 may leave ``subject`` empty (numbered by the store); ``exclusion.accept`` rows name it.
 
 Evidence paths are relative to the imported file; the file is hashed (SHA-256) when imported.
@@ -95,11 +97,11 @@ def _yaml_records(raw: dict[str, Any], path: Path) -> Iterator[Record]:
         where = f"{path}: tickets[{i}]"
         t = {k: _text(v) for k, v in t.items()}
         known = {"ref", "client", "site", "service", "channel", "kind", "opened_at", "confirmed_in_writing_at"}
-        known |= {"freezes", "restored_at", "cause", "author"}
+        known |= {"provider_ref", "freezes", "restored_at", "cause", "author"}
         if extra := set(t) - known:
             raise LedgerError(f"{where}: {sorted(extra)[0]}: unknown key; expected one of {', '.join(sorted(known))}")
         if not t.get("ref"):
-            raise LedgerError(f"{where}: ref: the provider's ticket reference is required")
+            raise LedgerError(f"{where}: ref: the ticket's reference (the provider's, or ours) is required")
         ref, author = str(t["ref"]), t.get("author")
         yield Record(
             Kind.TICKET_OPEN,
@@ -108,6 +110,9 @@ def _yaml_records(raw: dict[str, Any], path: Path) -> Iterator[Record]:
             author=author,
             **_scope(t),
         )
+        if "provider_ref" in t:  # present but blank: the ledger refuses it, naming the value
+            provider_ref = None if t["provider_ref"] is None else str(t["provider_ref"])
+            yield Record(Kind.TICKET_REFERENCE, ref, {"provider_ref": provider_ref}, author=author)
         if t.get("confirmed_in_writing_at"):
             yield Record(Kind.TICKET_CONFIRM, ref, {"confirmed_at": t["confirmed_in_writing_at"]}, author=author)
         for f in t.get("freezes") or []:

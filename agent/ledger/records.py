@@ -3,7 +3,8 @@
 Theory of operation
 -------------------
 The ledger is a list of immutable records, appended one at a time, never changed nor deleted. Each record
-is an event about one *subject*: a ticket (its provider reference), an exclusion (`X<n>`), a maintenance
+is an event about one *subject*: a ticket (the reference it was opened under: the provider's, or ours,
+`VIGIE-…`, for the incident notifications Vigie sends), an exclusion (`X<n>`), a maintenance
 announcement (`M<n>`) or a monthly claim (`<client>/<month>`). The current state of a subject is the fold
 of its *effective* records:
 
@@ -14,6 +15,11 @@ of its *effective* records:
 
 A record is accepted only if the fold of the subject *with* it succeeds: every refusal is a `LedgerError`
 whose message names the subject, the record and the offending value, and nothing is written.
+
+A ticket opened under our reference gets the provider's own reference later (`ticket.reference`, VGA 5.7:
+the provider's ticket is "référencé par un identifiant unique"): it is folded into the ticket's state, and
+`check_ticket_names` keeps one name for one ticket across subjects (a provider reference attached to two
+tickets, or to a ticket while it is another ticket's own reference, is refused).
 
 State machines are tables (house style 5): `EXCLUSION_TRANSITIONS` (proposed → accepted / disputed, so the
 provider and the customer can disagree on record) and `CLAIM_TRANSITIONS` (drafted → sent → acknowledged →
@@ -43,6 +49,7 @@ class Kind(enum.StrEnum):
     TICKET_FREEZE = "ticket.freeze"
     TICKET_RESUME = "ticket.resume"
     TICKET_RESTORE = "ticket.restore"
+    TICKET_REFERENCE = "ticket.reference"
     EXCLUSION_ADD = "exclusion.add"
     EXCLUSION_ACCEPT = "exclusion.accept"
     EXCLUSION_DISPUTE = "exclusion.dispute"
@@ -144,6 +151,8 @@ class TicketState:
     cause: Cause | None = None
     freezes: list[FreezeState] = field(default_factory=list)
     record_ids: list[int] = field(default_factory=list)
+    provider_ref: str | None = None  # the provider's own ticket reference, when ours was the one opened
+    provider_ref_record: int | None = None  # the ticket.reference record that attached it
 
     def life_end(self) -> datetime | None:
         return self.restored_at
@@ -385,11 +394,54 @@ def apply_ticket(state: TicketState | None, r: Record) -> TicketState:
         state.restored_at = at
         if d.get("cause") is not None:
             state.cause = enum_value(Cause, d["cause"], "cause", where)
+    elif r.kind is Kind.TICKET_REFERENCE:
+        provider_ref = str(d.get("provider_ref") or "").strip()
+        if not provider_ref:
+            raise LedgerError(
+                f"{where}: provider_ref: {d.get('provider_ref')!r} is empty; give the provider's reference"
+            )
+        if state.provider_ref is not None:
+            raise LedgerError(
+                f"{where}: provider_ref: {provider_ref!r}: ticket {r.subject} already has the provider's reference "
+                f"{state.provider_ref!r} (record #{state.provider_ref_record}); a second reference is a correction: "
+                f"supersede that record (--supersedes {state.provider_ref_record})"
+            )
+        state.provider_ref, state.provider_ref_record = provider_ref, r.id
     else:
         raise LedgerError(f"{where}: {r.kind.value} is not a ticket record")
     if r.id is not None:
         state.record_ids.append(r.id)
     return state
+
+
+def check_ticket_names(candidate: Record, others: Iterable[TicketState]) -> None:
+    """One name, one ticket (VGA 5.7: a ticket is referenced by a unique id): a provider reference being
+    attached names no other ticket, neither as its provider reference nor as its own; a ticket being opened
+    does not take a name that is another ticket's provider reference. `others`: the ledger's tickets but
+    the candidate's own."""
+    where = f"ticket {candidate.subject} ({candidate.label})"
+    if candidate.kind is Kind.TICKET_REFERENCE:
+        name = str(candidate.data.get("provider_ref") or "").strip()
+        for t in others:
+            if t.provider_ref == name:
+                raise LedgerError(
+                    f"{where}: provider_ref: {name!r} is already the provider's reference of ticket {t.ref} "
+                    f"(record #{t.provider_ref_record}); one provider ticket belongs to one ticket"
+                )
+            if t.ref == name:
+                raise LedgerError(
+                    f"{where}: provider_ref: {name!r} is already a ticket of its own (records "
+                    f"{', '.join(f'#{i}' for i in t.record_ids)}); if it is the same incident, retract its records "
+                    f"(vigie ledger retract N, latest first), then attach {name} to {candidate.subject}"
+                )
+    elif candidate.kind is Kind.TICKET_OPEN:
+        for t in others:
+            if t.provider_ref == candidate.subject:
+                raise LedgerError(
+                    f"{where}: {candidate.subject} is the provider's reference of ticket {t.ref} (record "
+                    f"#{t.provider_ref_record}): it is that ticket; record on it (the ticket commands accept "
+                    f"{candidate.subject}) rather than open a second ticket for the same incident"
+                )
 
 
 def _check_in_life(state: TicketState, moment: datetime, name: str, where: str) -> None:

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.clock import Clock
-from agent.ledger.records import Kind, LedgerError, Record, validate_subject
+from agent.ledger.convert import fold_all
+from agent.ledger.records import Kind, LedgerError, Record, check_ticket_names, validate_subject
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger_records (
@@ -156,6 +157,10 @@ class Ledger:
         if record.kind is Kind.RETRACT and record.supersedes is None:
             raise LedgerError(f"{record.subject}: a retraction names the record it retracts")
         validate_subject(history, record)
+        if record.kind in (Kind.TICKET_OPEN, Kind.TICKET_REFERENCE):
+            # a ticket's names are unique across subjects, which its own history cannot tell
+            others = [t for t in fold_all(self.records(kinds=["ticket"])).tickets if t.ref != record.subject]
+            check_ticket_names(record, others)
         record = replace(record, recorded_at=self.clock.now())
         last = db.execute("SELECT chain FROM ledger_records ORDER BY id DESC LIMIT 1").fetchone()
         chain = chain_hash(last[0] if last else GENESIS, record)
