@@ -10,6 +10,8 @@ Run at each recomputation of the central role (`agent.central.Central.statements
   of VGA 5.7) addressed to the client's `to` (the provider) with its `internal` people in copy. Once sent,
   it is recorded in the ledger as a ticket opened at the sending time with channel `email` (so the GTR
   clock starts, VGA 5.5), under our reference `VIGIE-<service>-<outage start, UTC>`, quoted in the subject.
+  The provider's own reference, when it answers, is attached to that ticket (`vigie ticket reference`), not
+  opened as a second ticket (which would earn a second GTR penalty for the same incident).
   A draft (send: false) is not a notification: no ticket is recorded, the operator sends it and records
   the provider's ticket (`vigie ticket open`).
 - Written confirmation (VGA 5.7): a ticket notified by phone (`vigie ticket open --channel phone`) in the

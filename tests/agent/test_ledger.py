@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -341,3 +342,123 @@ def test_cli_a_correction_keeps_the_subject_of_the_record_it_supersedes(tmp_path
     missing = vigie("maintenance", "add", "--received-at", "2026-11-13T10:00:00+01:00", *window, "--supersedes", "999",
                     cwd=tmp_path)  # fmt: skip
     assert missing.returncode == 2 and "supersedes #999: no such record" in missing.stderr
+
+
+OURS = "VIGIE-acme-lyon-fibre-20261118T1302Z"  # as agent/notify_schedule.py names the ticket it opens
+SCOPE_ARGS = ["--client", "acme", "--site", "lyon", "--service", "acme-lyon-fibre"]
+
+
+def open_ours(cwd: Path, ref: str = OURS, *extra: str) -> subprocess.CompletedProcess[str]:
+    """Our ticket, opened by e-mail as the incident notification does."""
+    return vigie("ticket", "open", ref, "--at", "2026-11-18T14:10:00+01:00", "--channel", "email", *SCOPE_ARGS, *extra,
+                 cwd=cwd)  # fmt: skip
+
+
+def history(cwd: Path, subject: str | None = None) -> list[dict[str, Any]]:
+    out = vigie("ledger", "history", *([subject] if subject else []), cwd=cwd)
+    assert out.returncode == 0, out.stderr
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def test_cli_the_providers_reference_attaches_to_our_ticket_and_every_command_resolves_it(tmp_path: Path) -> None:
+    assert open_ours(tmp_path).returncode == 0
+    attached = vigie("ticket", "reference", OURS, "TT-48213", "--author", "noc", cwd=tmp_path)
+    assert attached.returncode == 0, attached.stderr
+    assert attached.stdout.strip() == f"record #2: ticket.reference {OURS}: provider's reference TT-48213"
+    for args in (
+        ("ticket", "confirm", "TT-48213", "--at", "2026-11-18T14:25:00+01:00"),
+        ("ticket", "freeze", "TT-48213", "--start", "2026-11-18T15:00:00+01:00", "--reason", "site_access_pending"),
+        ("ticket", "resume", "TT-48213", "--at", "2026-11-18T15:45:00+01:00"),
+        ("ticket", "restore", "TT-48213", "--at", "2026-11-18T16:50:00+01:00"),
+    ):
+        result = vigie(*args, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        said, recorded = result.stdout.splitlines()
+        assert said == f"TT-48213: the provider's reference of ticket {OURS}"
+        assert recorded.endswith(f"{args[1]} {OURS}")
+    shown = vigie("ticket", "show", "TT-48213", cwd=tmp_path)
+    assert shown.stderr.strip() == f"TT-48213: the provider's reference of ticket {OURS}"
+    ticket = json.loads(shown.stdout)
+    assert (ticket["ref"], ticket["provider_ref"], ticket["records"]) == (OURS, "TT-48213", [1, 2, 3, 4, 5, 6])
+    # the opening, and with it the GTR clock (VGA 5.5), is still the e-mail's
+    assert (ticket["opened_at"], ticket["channel"]) == ("2026-11-18T14:10:00+01:00", "email")
+    assert ticket["restored_at"] == "2026-11-18T16:50:00+01:00" and len(ticket["freezes"]) == 1
+    (reference,) = [r for r in history(tmp_path, "TT-48213") if r["kind"] == "ticket.reference"]
+    assert (reference["subject"], reference["data"], reference["author"]) == (OURS, {"provider_ref": "TT-48213"}, "noc")
+    with Ledger(tmp_path / "l.sqlite", FakeClock(datetime(2026, 11, 20, tzinfo=UTC))) as book:
+        assert len(fold_all(book.records()).tickets) == 1  # one incident, one ticket
+
+
+def test_cli_refusals_of_a_providers_reference_name_the_value_and_write_nothing(tmp_path: Path) -> None:
+    assert open_ours(tmp_path).returncode == 0
+    other = "VIGIE-acme-lyon-fibre-20261120T0900Z"
+    assert open_ours(tmp_path, other).returncode == 0
+    assert vigie("ticket", "reference", other, "TT-1", cwd=tmp_path).returncode == 0  # record #3
+    assert vigie("ticket", "open", "TT-9", "--at", "2026-11-18T14:20:00+01:00", "--channel", "phone", *SCOPE_ARGS,
+                 cwd=tmp_path).returncode == 0  # fmt: skip
+    before = len(history(tmp_path))
+
+    def refused(*args: str) -> str:
+        result = vigie(*args, cwd=tmp_path)
+        assert result.returncode == 2, result.stdout
+        assert len(history(tmp_path)) == before  # nothing written
+        return result.stderr
+
+    assert "no ticket VIGIE-nope has been opened" in refused("ticket", "reference", "VIGIE-nope", "TT-2")
+    assert "provider_ref: '   ' is empty" in refused("ticket", "reference", OURS, "   ")
+    taken = refused("ticket", "reference", OURS, "TT-1")
+    assert f"'TT-1' is already the provider's reference of ticket {other} (record #3)" in taken
+    own = refused("ticket", "reference", OURS, "TT-9")
+    assert "'TT-9' is already a ticket of its own (records #4)" in own and "vigie ledger retract" in own
+    second = refused("ticket", "reference", other, "TT-2")
+    assert f"ticket {other} already has the provider's reference 'TT-1' (record #3)" in second
+    assert "a second reference is a correction" in second and "--supersedes 3" in second
+    # `open` checks the same: its reference is refused with the opening (one transaction)
+    assert f"'TT-1' is already the provider's reference of ticket {other}" in refused(
+        "ticket", "open", "T-NEW", "--at", "2026-11-18T14:20:00+01:00", "--channel", "phone", *SCOPE_ARGS,
+        "--provider-ref", "TT-1",
+    )  # fmt: skip
+    assert f"TT-1 is the provider's reference of ticket {other} (record #3)" in refused(
+        "ticket", "open", "TT-1", "--at", "2026-11-18T14:20:00+01:00", "--channel", "phone", *SCOPE_ARGS
+    )
+    # the correction goes through --supersedes
+    fixed = vigie("ticket", "reference", "TT-1", "TT-2", "--supersedes", "3", cwd=tmp_path)
+    assert fixed.returncode == 0, fixed.stderr
+    assert json.loads(vigie("ticket", "show", "TT-2", cwd=tmp_path).stdout)["provider_ref"] == "TT-2"
+    assert vigie("ticket", "show", "TT-1", cwd=tmp_path).returncode == 2  # the old reference names nothing now
+
+
+def test_cli_open_with_the_providers_reference(tmp_path: Path) -> None:
+    result = open_ours(tmp_path, OURS, "--provider-ref", "TT-48213")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"record #1: ticket.open {OURS}",
+        f"record #2: ticket.reference {OURS}: provider's reference TT-48213",
+    ]
+    assert json.loads(vigie("ticket", "show", "TT-48213", cwd=tmp_path).stdout)["ref"] == OURS
+
+
+def test_the_import_attaches_providers_references_from_yaml_and_csv(tmp_path: Path) -> None:
+    (tmp_path / "t.yaml").write_text(
+        IMPORT_YAML.split("exclusions:")[0].replace("ref: T-2211", f"ref: {OURS}\n    provider_ref: TT-48213")
+    )
+    assert vigie("ledger", "import", "t.yaml", cwd=tmp_path).returncode == 0
+    (tmp_path / "t.csv").write_text(
+        "kind,subject,client,site,service,opened_at,channel,provider_ref\n"
+        "ticket.open,VIGIE-b,acme,lyon,acme-lyon-backup,2026-11-19T09:00:00+01:00,email,\n"
+        "ticket.reference,VIGIE-b,,,,,,TT-5\n"
+    )
+    imported = vigie("ledger", "import", "t.csv", cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    shown = {name: json.loads(vigie("ticket", "show", name, cwd=tmp_path).stdout) for name in ("TT-48213", "TT-5")}
+    assert (shown["TT-48213"]["ref"], shown["TT-48213"]["restored_at"]) == (OURS, "2026-11-18T16:50:00+01:00")
+    assert (shown["TT-5"]["ref"], shown["TT-5"]["service"]) == ("VIGIE-b", "acme-lyon-backup")
+    # the import checks what the command checks: a reference taken by another ticket aborts it all
+    (tmp_path / "dup.csv").write_text(
+        "kind,subject,client,site,service,opened_at,channel,provider_ref\n"
+        "ticket.open,VIGIE-c,acme,lyon,acme-lyon-fibre,2026-11-20T09:00:00+01:00,email,\n"
+        "ticket.reference,VIGIE-c,,,,,,TT-5\n"
+    )
+    dup = vigie("ledger", "import", "dup.csv", cwd=tmp_path)
+    assert dup.returncode == 2 and "'TT-5' is already the provider's reference of ticket VIGIE-b" in dup.stderr
+    assert vigie("ticket", "show", "VIGIE-c", cwd=tmp_path).returncode == 2
