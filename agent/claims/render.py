@@ -612,8 +612,7 @@ def _story(claim: Claim, lang: str, charts: Sequence[Drawing]) -> list[Flowable]
 
     def ticket(k: dict[str, Any]) -> list[str]:
         return [
-            k["id"],
-            k["provider_ref"] or "—",
+            k["id"] + (f" / {k['provider_ref']}" if k["provider_ref"] else ""),
             f"{t[k['clock']]}, {num(k['target_hours'])}\u00a0h",
             period(k["start"], k["stop"]),
             f"{num(k['elapsed_hours'])}\u00a0h",
@@ -663,8 +662,10 @@ def _story(claim: Claim, lang: str, charts: Sequence[Drawing]) -> list[Flowable]
         story.append(
             _table(
                 [
-                    t["ticket"],
-                    t["provider_ref"],
+                    # our reference (VIGIE-…) / the provider's one attached to it, when a ticket has one
+                    f"{t['ticket']} / {t['provider_ref']}"
+                    if any(k["provider_ref"] for k in annex["tickets"])
+                    else t["ticket"],
                     f"{t['clock']}, {t['target'].lower()}",
                     f"{t['start']} → {t['stop']}",
                     t["elapsed"],
@@ -673,9 +674,9 @@ def _story(claim: Claim, lang: str, charts: Sequence[Drawing]) -> list[Flowable]
                     t["flags"],
                 ],
                 grouped("tickets", ticket),
-                flex={0: 1, 1: 0.7, 7: 1.5},
+                flex={0: 1, 6: 1.5},
                 title=t["tickets"],
-                right=(4, 5, 6),
+                right=(3, 4, 5),
             )
         )
     story.append(

@@ -511,3 +511,86 @@ def test_a_batch_collects_garbage_per_claim_and_gives_the_collector_back(tmp_pat
     assert {p.name for p in files} >= {"acme-2026-10-fr.pdf", "acme-2026-10-findings.csv"}
     assert len(list(batch)) == 1
     assert gc.isenabled()
+
+
+OURS = "VIGIE-acme-lyon-fibre-20261005T0800Z"  # our e-mailed notification's ticket (agent/notify_schedule.py)
+
+
+def test_the_claim_shows_the_providers_reference_of_a_ticket_in_json_csv_and_pdf(tmp_path: Path) -> None:
+    _, annex, out = build_with_ledger(
+        tmp_path,
+        [
+            *ticket(OURS, "05T10:10", "05T12:10"),
+            Record(Kind.TICKET_REFERENCE, OURS, {"provider_ref": "TT-48213"}),
+            *ticket("T-OK", "07T14:05", "07T15:10"),
+        ],
+    )
+    assert [(t["id"], t["provider_ref"]) for t in annex["tickets"]] == [(OURS, "TT-48213"), ("T-OK", None)]
+    rows = (out / "acme-2026-10-tickets.csv").read_text().splitlines()
+    assert rows[0].split(",")[-1] == "provider_ref" and CSV_COLUMNS["tickets"][-1] == "provider_ref"
+    assert rows[1].startswith(f"Lyon,acme-lyon-fibre,{OURS},") and rows[1].endswith(",TT-48213")
+    assert rows[2].startswith("Lyon,acme-lyon-fibre,T-OK,") and rows[2].endswith(",")  # none: empty
+    for lang, header in (("fr", "Réf. Prestataire"), ("en", "Provider ref.")):
+        text = squash(" ".join(pdf_pages(out / f"acme-2026-10-{lang}.pdf", layout=False)[1:]))
+        assert header in text and "TT-48213" in text
+        assert OURS in "".join(text.split())  # our reference may wrap in its cell
+
+
+def test_two_tickets_for_one_incident_are_a_finding_until_one_is_attached_to_the_other(tmp_path: Path) -> None:
+    """Our ticket and the provider's, recorded as a second ticket: each would earn its GTR penalty. The
+    finding names both and says what to do; done through the CLI, the next claim has one ticket."""
+    stored, annex, out = build_with_ledger(
+        tmp_path,
+        [*ticket(OURS, "05T10:10", "05T12:10"), *ticket("TT-48213", "05T10:30", "05T12:05")],
+    )
+    ours, theirs = [r.id for r in stored[:2]], [r.id for r in stored[2:]]
+    ((kind, subject, records, start, end, outage, message),) = [
+        tuple(f[k] for k in ("kind", "subject", "records", "record_start", "record_end", "outage_start", "message"))
+        for f in annex["findings"]
+    ]
+    assert (kind, subject, records) == ("overlapping_tickets", f"{OURS} + TT-48213", ours + theirs)
+    assert (start, end, outage) == ("2026-10-05T10:30:00+02:00", "2026-10-05T12:05:00+02:00", None)  # the overlap
+    assert (
+        f"tickets {OURS} (records #{ours[0]}, #{ours[1]}) and TT-48213 (records #{theirs[0]}, #{theirs[1]})" in message
+    )
+    assert f"vigie ledger retract N for #{theirs[1]} #{theirs[0]}, in that order" in message
+    assert f"vigie ticket reference {OURS} TT-48213" in message
+    assert [t["id"] for t in annex["tickets"]] == [OURS, "TT-48213"]  # both still computed: a finding corrects nothing
+    findings_csv = (out / "acme-2026-10-findings.csv").read_text().splitlines()
+    assert findings_csv[1].startswith(f"Lyon,acme-lyon-fibre,overlapping_tickets,{OURS} + TT-48213,")
+    fr = squash(" ".join(pdf_pages(out / "acme-2026-10-fr.pdf", layout=False)[1:]))
+    assert "Deux tickets ouverts en même temps pour ce service" in fr
+    en = squash(" ".join(pdf_pages(out / "acme-2026-10-en.pdf", layout=False)[1:]))
+    assert "Two tickets open at the same time for this service" in en
+
+    env = {"VIGIE_LEDGER": str(tmp_path / "l.sqlite")}
+    for args in (
+        *(("ledger", "retract", str(n), "--reason", "the provider's ticket of VIGIE-…") for n in reversed(theirs)),
+        ("ticket", "reference", OURS, "TT-48213"),
+    ):
+        done = subprocess.run([*VIGIE, *args], capture_output=True, text=True, cwd=tmp_path, timeout=60, env=env)
+        assert done.returncode == 0, done.stderr
+    rebuilt = vigie(
+        "claims", "build", "--month", "2026-10", "--manifest", "claims.yaml", "--out", "again", "--today", "2026-11-05",
+        "--ledger", "l.sqlite", cwd=tmp_path,
+    )  # fmt: skip
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    again = json.loads((tmp_path / "again" / "acme-2026-10.json").read_text())["annex"]
+    assert again["findings"] == []
+    assert [(t["id"], t["provider_ref"]) for t in again["tickets"]] == [(OURS, "TT-48213")]
+
+
+def test_tickets_of_one_service_that_do_not_overlap_or_differ_in_kind_are_no_finding(tmp_path: Path) -> None:
+    replacement = {"opened_at": "2026-10-07T14:10:00+02:00", "channel": "phone", "kind": "equipment_replacement"}
+    _, annex, _ = build_with_ledger(
+        tmp_path,
+        [
+            *ticket("T-1", "07T14:05", "07T15:00"),
+            *ticket("T-2", "07T15:00", "07T15:10"),  # opened when T-1 was restored: one after the other
+            lyon(Kind.TICKET_OPEN, "T-3", replacement),  # overlaps T-1, but a replacement has its own GTR
+            Record(Kind.TICKET_RESTORE, "T-3", {"restored_at": "2026-10-07T15:05:00+02:00"}),
+            *ticket("T-4", "12T10:05", "12T11:10"),
+        ],
+    )
+    assert len(annex["tickets"]) == 4
+    assert annex["findings"] == []
