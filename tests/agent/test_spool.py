@@ -162,7 +162,7 @@ def test_with_no_sample_left_to_thin_the_oldest_half_of_heartbeats_goes(make_spo
     spool = make_spool(max_bytes=30 * one)
     spool.put(beats[:10])
     flying = spool.begin(2)  # the two oldest are being shipped: not droppable
-    spool.put(beats[10:] + [state(0, "down")])
+    spool.put([*beats[10:], state(0, "down")])
     kept = spool.begin(10_000).records + flying.records
     assert spool.stats.dropped_heartbeats == 40 - len(kept) + 1 > 0
     assert spool.size_bytes() <= spool.max_bytes
