@@ -323,6 +323,7 @@ MARGIN_X, MARGIN_TOP, MARGIN_BOTTOM = 16 * mm, 22 * mm, 20 * mm  # the frame of 
 FRAME_W = PAGE_W - 2 * MARGIN_X
 TABLE_PT = 7.5
 PAD_X, PAD_Y = 1.2 * mm, 0.8 * mm
+LONG_WORD_W = 0.2 * FRAME_W  # the most a flexible table column widens for one long word
 INK, GREY, RED = HexColor("#222222"), HexColor("#666666"), HexColor("#c0392b")
 
 
@@ -408,17 +409,23 @@ def _table(
         parts = (w for text in texts for w in text.split()) if words else texts
         return max(head, max((text_width(p, SANS, TABLE_PT) for p in parts), default=0)) + 2 * PAD_X + 0.5
 
-    # As a browser would: the fixed columns as wide as their content, the flexible ones at least their
-    # longest word, then the room left shared by weight.
-    widths = [widest(i, words=i in flex) for i in range(len(header))]
-    fixed = sum(w for i, w in enumerate(widths) if i not in flex)
-    least = sum(w for i, w in enumerate(widths) if i in flex)
-    if fixed + least > FRAME_W:  # too wide: the fixed columns shrink (and their long cells wrap)
-        scale = max(FRAME_W - least, 0.3 * FRAME_W) / fixed
-        widths = [w if i in flex else w * scale for i, w in enumerate(widths)]
-        fixed *= scale
-    room = FRAME_W - fixed - least
-    if flex:
+    # As a browser's automatic layout: each column at least its longest word (a flexible column's capped at
+    # LONG_WORD_W: a Paragraph splits a longer word, e.g. a VIGIE-… ticket reference), a fixed column up to
+    # its widest cell on one line. When the fixed columns do not fit on one line, each gives up the same
+    # share of what it has beyond its longest word: a column of short figures keeps its width, and the
+    # columns of long texts (periods, clocks) wrap.
+    least = [
+        min(widest(i, words=True), LONG_WORD_W) if i in flex else widest(i, words=True) for i in range(len(header))
+    ]
+    most = [least[i] if i in flex else widest(i, words=False) for i in range(len(header))]
+    if sum(most) > FRAME_W:
+        spare = max(FRAME_W - sum(least), 0.0)  # beyond every column's longest word (none: all scale down)
+        share = spare / (sum(most) - sum(least)) if spare else 0.0
+        widths = [lo + (hi - lo) * share for lo, hi in zip(least, most, strict=True)]
+    else:
+        widths = most
+    room = FRAME_W - sum(widths)
+    if flex and room > 0:
         total = sum(flex.values())
         widths = [w + room * flex[i] / total if i in flex else w for i, w in enumerate(widths)]
     widths = [w * FRAME_W / sum(widths) for w in widths]  # exactly the frame's width
@@ -510,7 +517,9 @@ def _story(claim: Claim, lang: str, charts: Sequence[Drawing]) -> list[Flowable]
         return f"{s['site']} — {s['service_id']}"
 
     def period(start: str, end: str | None) -> str:
-        return f"{dt(start)} → {dt(end) if end else '…'}"
+        # each time one word (no-break space): a narrow cell wraps at the arrow, not between date and hour
+        start_text, end_text = dt(start).replace(" ", "\u00a0"), dt(end).replace(" ", "\u00a0") if end else "…"
+        return f"{start_text} → {end_text}"
 
     def cause(value: str | None) -> str:
         return "" if value is None else value.replace("_", " ")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -534,6 +535,31 @@ def test_the_claim_shows_the_providers_reference_of_a_ticket_in_json_csv_and_pdf
         text = squash(" ".join(pdf_pages(out / f"acme-2026-10-{lang}.pdf", layout=False)[1:]))
         assert header in text and "TT-48213" in text
         assert OURS in "".join(text.split())  # our reference may wrap in its cell
+
+
+def test_a_long_ticket_reference_wraps_in_its_cell_and_leaves_the_figures_whole(tmp_path: Path) -> None:
+    """A VIGIE-… reference is one long word: its column is capped and the word split, so the columns of
+    figures keep their width (they were squeezed into "Pénali té", "1,08333 3 h") and a period wraps at its
+    arrow, never between a date and its hour."""
+    _, _, out = build_with_ledger(
+        tmp_path,
+        [
+            *ticket(OURS, "05T10:10", "05T12:10"),
+            Record(Kind.TICKET_REFERENCE, OURS, {"provider_ref": "TT-48213"}),
+            *ticket("T-OK", "07T14:05", "07T15:10"),
+        ],
+    )
+    for lang, penalty, hours in (("fr", "Pénalité", "1,083333 h"), ("en", "Penalty", "1.083333 h")):
+        pages = pdf_pages(out / f"acme-2026-10-{lang}.pdf", layout=False)[1:]
+        lines = [squash(line) for page in pages for line in page.splitlines()]  # a cell's lines, one by one
+        assert any(penalty in line for line in lines) and any(hours in line for line in lines), lang
+        assert not [line for line in lines if re.search(r"(\d\d/\d\d/|-\d\d-)\d+$", line)], (
+            lang
+        )  # no date without its hour
+    fr = [
+        squash(line) for page in pdf_pages(out / "acme-2026-10-fr.pdf", layout=False)[1:] for line in page.splitlines()
+    ]
+    assert "05/10/2026 10:10 →" in fr and "05/10/2026 12:10" in fr  # the French period wraps at its arrow
 
 
 def test_two_tickets_for_one_incident_are_a_finding_until_one_is_attached_to_the_other(tmp_path: Path) -> None:
