@@ -19,6 +19,7 @@ import gc
 import io
 import json
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -324,6 +325,8 @@ FRAME_W = PAGE_W - 2 * MARGIN_X
 TABLE_PT = 7.5
 PAD_X, PAD_Y = 1.2 * mm, 0.8 * mm
 LONG_WORD_W = 0.2 * FRAME_W  # the most a flexible table column widens for one long word
+MARKUP_LEAST = 0.25 * FRAME_W  # the least a flexible column of (unmeasured) markup gets, however wide the others
+_WORD_BREAKS = re.compile(r"[ \t\n]+")  # where a cell's text may wrap (not at a no-break space)
 INK, GREY, RED = HexColor("#222222"), HexColor("#666666"), HexColor("#c0392b")
 
 
@@ -406,17 +409,20 @@ def _table(
         """Column i's widest header word and widest cell (or cell word: `words`), padding included."""
         head = max(text_width(w, BOLD, TABLE_PT) for w in header[i].split())
         texts = (r[i] for r in data_rows if not isinstance(r[i], _Markup))
-        parts = (w for text in texts for w in text.split()) if words else texts
+        parts = (w for text in texts for w in _WORD_BREAKS.split(text) if w) if words else texts
         return max(head, max((text_width(p, SANS, TABLE_PT) for p in parts), default=0)) + 2 * PAD_X + 0.5
 
     # As a browser's automatic layout: each column at least its longest word (a flexible column's capped at
-    # LONG_WORD_W: a Paragraph splits a longer word, e.g. a VIGIE-… ticket reference), a fixed column up to
+    # LONG_WORD_W: a Paragraph splits a longer word, e.g. a VIGIE-… ticket reference; one of Markup cells,
+    # which are not measured, at least MARKUP_LEAST), a fixed column up to
     # its widest cell on one line. When the fixed columns do not fit on one line, each gives up the same
     # share of what it has beyond its longest word: a column of short figures keeps its width, and the
     # columns of long texts (periods, clocks) wrap.
     least = [
         min(widest(i, words=True), LONG_WORD_W) if i in flex else widest(i, words=True) for i in range(len(header))
     ]
+    for i in {i for r in data_rows for i in flex if isinstance(r[i], _Markup)}:
+        least[i] = max(least[i], MARKUP_LEAST)  # its cells' text was not measured
     most = [least[i] if i in flex else widest(i, words=False) for i in range(len(header))]
     if sum(most) > FRAME_W:
         spare = max(FRAME_W - sum(least), 0.0)  # beyond every column's longest word (none: all scale down)
@@ -736,7 +742,7 @@ def _story(claim: Claim, lang: str, charts: Sequence[Drawing]) -> list[Flowable]
             _table(
                 [t["finding"], t["record"], t["recorded_period"], t["measured_outage"]],
                 grouped("findings", finding),
-                flex={0: 1},
+                flex={0: 3, 1: 1},  # the finding's text, and its subject: long ticket references
                 title=t["findings"],
             )
         )

@@ -129,7 +129,10 @@ def _overlapping_tickets(tickets: Sequence[TicketState], month_end: datetime) ->
             if second.kind is not first.kind or not second.opened_at < life_end(first):
                 continue
             end = min(first.restored_at or month_end, second.restored_at or month_end)
-            latest_first = " ".join(f"#{n}" for n in reversed(second.record_ids))
+            retractions = "; ".join(
+                f"vigie ledger retract {n} --reason 'provider ticket of {first.ref}'"
+                for n in reversed(second.record_ids)
+            )  # latest first: the ledger refuses to retract a ticket's opening while later records stand on it
             findings.append(
                 Finding(
                     FindingKind.OVERLAPPING_TICKETS,
@@ -141,9 +144,8 @@ def _overlapping_tickets(tickets: Sequence[TicketState], month_end: datetime) ->
                     f"tickets {first.ref} (records {_records(first.record_ids)}) and {second.ref} (records "
                     f"{_records(second.record_ids)}) overlap from {second.opened_at.isoformat()}: each earns its own "
                     f"GTR penalty, so one incident would be claimed twice. If {second.ref} is the provider's ticket "
-                    f"for the incident of {first.ref}, retract its records (vigie ledger retract N for "
-                    f"{latest_first}, in that order) and attach its reference: vigie ticket reference {first.ref} "
-                    f"{second.ref}",
+                    f"for the incident of {first.ref}, retract its records ({retractions}) and attach its "
+                    f"reference: vigie ticket reference {first.ref} {second.ref}",
                 )
             )
     return findings
