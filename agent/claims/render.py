@@ -130,6 +130,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "annex": "Annexe",
         "timeline": "Chronologie du mois",
         "colon": "\u00a0: ",
+        "clipped": " […] (texte complet dans l'annexe CSV et JSON)",
         "availability_per_service": "Disponibilité par site et service",
         "contracts_and_policy": "Contrats, règles appliquées et enregistrements",
         "article": "article",
@@ -229,6 +230,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "annex": "Annex",
         "timeline": "Timeline of the month",
         "colon": ": ",
+        "clipped": " […] (full text in the CSV and JSON annex)",
         "availability_per_service": "Availability per site and service",
         "contracts_and_policy": "Contracts, policy used and records",
         "article": "article",
@@ -325,6 +327,8 @@ FRAME_W = PAGE_W - 2 * MARGIN_X
 TABLE_PT = 7.5
 PAD_X, PAD_Y = 1.2 * mm, 0.8 * mm
 LONG_WORD_W = 0.2 * FRAME_W  # the most a flexible table column widens for one long word
+CELL_MAX_LINES = 35  # of a table cell: half of the page's frame (9-pt leading)
+CELL_FILL = 0.8  # how much of a wrapped cell's lines its text fills, at worst, for the cut of `_clip`
 MARKUP_LEAST = 0.25 * FRAME_W  # the least a flexible column of (unmeasured) markup gets, however wide the others
 _WORD_BREAKS = re.compile(r"[ \t\n]+")  # where a cell's text may wrap (not at a no-break space)
 INK, GREY, RED = HexColor("#222222"), HexColor("#666666"), HexColor("#c0392b")
@@ -390,16 +394,31 @@ def _p(text: str, style: ParagraphStyle) -> Paragraph:
     return Paragraph(escape(text).replace("\n", "<br/>"), style)
 
 
+def _clip(text: str, width: float, clipped: str) -> str:
+    """`text` cut, and marked `clipped`, where it would pass CELL_MAX_LINES in a cell `width` wide: a table row
+    cannot break across pages, and a row taller than a page stops the whole document (ReportLab's
+    LayoutError). The JSON and CSV annexes keep every text whole."""
+    budget = CELL_MAX_LINES * (width - 2 * PAD_X) * CELL_FILL
+    if text_width(text, SANS, TABLE_PT) <= budget:
+        return text
+    keep = len(text)
+    while keep and text_width(text[:keep] + clipped, SANS, TABLE_PT) > budget:
+        keep = keep * 3 // 4
+    return text[:keep].rstrip() + clipped
+
+
 def _table(
     header: Sequence[str],
     rows: Sequence[Sequence[str] | _Group],
     flex: dict[int, float],
     right: Sequence[int] = (),
     title: str | None = None,
+    clipped: str = " […]",
 ) -> Table:
     """A table the width of the page: the columns not in `flex` as wide as their widest cell (and the longest
     word of their header), the `flex` ones share the rest by weight. A cell is a plain string when it fits
-    on one line (cheap to lay out), else a wrapping Paragraph (escaped). The header row repeats on each page;
+    on one line (cheap to lay out), else a wrapping Paragraph (escaped), cut (`_clip`, marked `clipped`) if
+    it would not fit on half a page. The header row repeats on each page;
     a group row stays with the row after it; `title`, a section heading, is the table's first row (not
     repeated), so that it stays with the header and the first rows."""
     st = _styles()
@@ -441,7 +460,7 @@ def _table(
             return Paragraph(text, st.cell)
         if _fits(text, SANS, widths[i]):
             return text
-        return _p(text, st.cell_right if i in right else st.cell)
+        return _p(_clip(text, widths[i], clipped), st.cell_right if i in right else st.cell)
 
     blank = [""] * (len(header) - 1)
     top = 0 if title is None else 1  # the header row
@@ -472,12 +491,13 @@ def _table(
         if isinstance(row, _Group):
             first: str | Paragraph
             if row.note is not None:
-                first = Paragraph(f'<b>{escape(row.text)}</b><font color="#555555">{escape(row.note)}</font>', st.cell)
+                text, note = _clip(row.text, FRAME_W / 2, clipped), _clip(row.note, FRAME_W / 2, clipped)
+                first = Paragraph(f'<b>{escape(text)}</b><font color="#555555">{escape(note)}</font>', st.cell)
             elif _fits(row.text, BOLD, FRAME_W):
                 first = row.text
                 commands.append(("FONT", (0, r), (-1, r), BOLD, TABLE_PT, 9))
             else:
-                first = _p(row.text, st.head)
+                first = _p(_clip(row.text, FRAME_W, clipped), st.head)
             data.append([first, *blank])
             commands += [
                 ("SPAN", (0, r), (-1, r)),
@@ -513,6 +533,7 @@ def _story(claim: Claim, lang: str, charts: Sequence[Drawing]) -> list[Flowable]
     num, money, day, dt = f["num"], f["money"], f["day"], f["dt"]
     annex, client, provider = claim.annex, claim.client, claim.provider
     services = annex["services"]
+    table = functools.partial(_table, clipped=t["clipped"])
     month_name = _month_name(claim, lang)
     deadline, alert = day(annex["claim_deadline"]), day(annex["claim_alert_date"])
 
@@ -572,7 +593,7 @@ def _story(claim: Claim, lang: str, charts: Sequence[Drawing]) -> list[Flowable]
         if any(s["contract"] == "vga" and Decimal(s["claimed_eur"]) > 0 for s in services):
             story.append(_p(t["vga_body"], st.body))
     story.append(
-        _table(
+        table(
             [
                 t["site"],
                 t["service"],
@@ -655,7 +676,7 @@ def _story(claim: Claim, lang: str, charts: Sequence[Drawing]) -> list[Flowable]
         ]
 
     story.append(
-        _table(
+        table(
             [
                 f"{t['site']} — {t['service']}",
                 t["net"],
@@ -675,7 +696,7 @@ def _story(claim: Claim, lang: str, charts: Sequence[Drawing]) -> list[Flowable]
     )
     if annex["tickets"]:
         story.append(
-            _table(
+            table(
                 [
                     # our reference (VIGIE-…) / the provider's one attached to it, when a ticket has one
                     f"{t['ticket']} / {t['provider_ref']}"
@@ -695,7 +716,7 @@ def _story(claim: Claim, lang: str, charts: Sequence[Drawing]) -> list[Flowable]
             )
         )
     story.append(
-        _table(
+        table(
             [
                 f"{t['start']} → {t['end']}",
                 t["minutes_window"],
@@ -711,7 +732,7 @@ def _story(claim: Claim, lang: str, charts: Sequence[Drawing]) -> list[Flowable]
     )
     if annex["exclusions"]:
         story.append(
-            _table(
+            table(
                 [
                     t["cause"],
                     f"{t['start']} → {t['end']}",
@@ -729,8 +750,9 @@ def _story(claim: Claim, lang: str, charts: Sequence[Drawing]) -> list[Flowable]
 
         def finding(x: dict[str, Any]) -> list[str]:
             label = t[x["kind"]]
+            message = escape(_clip(x["message"], MARKUP_LEAST, t["clipped"]))
             return [
-                _Markup(f'{escape(label)}<br/><font size="7" color="#555555">{escape(x["message"])}</font>')
+                _Markup(f'{escape(label)}<br/><font size="7" color="#555555">{message}</font>')
                 if lang == "en"
                 else label,
                 x["subject"] + (f" (#{', #'.join(map(str, x['records']))})" if x["records"] else ""),
@@ -739,7 +761,7 @@ def _story(claim: Claim, lang: str, charts: Sequence[Drawing]) -> list[Flowable]
             ]
 
         story.append(
-            _table(
+            table(
                 [t["finding"], t["record"], t["recorded_period"], t["measured_outage"]],
                 grouped("findings", finding),
                 flex={0: 3, 1: 1},  # the finding's text, and its subject: long ticket references

@@ -152,6 +152,36 @@ def test_the_digest_is_the_sha256_of_the_canonical_annex_and_verify_catches_an_e
     assert tampered.returncode == 1 and "does not match" in tampered.stderr
 
 
+def test_a_note_or_site_name_longer_than_a_page_is_cut_in_the_pdf_and_kept_whole_in_the_annexes(
+    tmp_path: Path,
+) -> None:
+    """A table row cannot break across pages: a cell taller than a page stopped the whole build (ReportLab's
+    LayoutError, a traceback, no claim at all). The PDFs cut such a text and say where the whole is."""
+    note = "Le technicien est passé, " * 400 + "x" * 3000  # words, then one word longer than a line
+    site = "Lyon " + "très long nom de site " * 300
+    case = tmp_path / "case-0.yaml"
+    case.write_text(INTERNET_CASE.replace("'NOTE'", json.dumps(note)))
+    manifest = {"clients": [{"id": "acme", "name": "ACME", "services": [{"case": case.name, "site": site}]}]}
+    (tmp_path / "claims.yaml").write_text(json.dumps(manifest))
+    done = vigie(
+        "claims", "build", "--month", "2026-10", "--manifest", "claims.yaml", "--out", "out", "--today", "2026-11-05",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "out"
+    for lang, marker in (
+        ("fr", "[…] (texte complet dans l'annexe CSV et JSON)"),
+        ("en", "[…] (full text in the CSV and JSON annex)"),
+    ):
+        text = squash(" ".join(pdf_pages(out / f"acme-2026-10-{lang}.pdf", layout=False)))
+        assert marker in text and "Le technicien est passé, Le technicien" in text, lang
+        assert "x" * 3000 not in "".join(text.split()), lang  # the cut came before the long word's end
+    annex = json.loads((out / "acme-2026-10.json").read_text())["annex"]
+    assert [x["note"] for x in annex["exclusions"]] == [note]
+    assert [s["site"] for s in annex["services"]] == [site]
+    assert note in (out / "acme-2026-10-exclusions.csv").read_text()
+
+
 def test_hostile_site_names_and_notes_are_printed_literally_never_interpreted(claim_dir: Path) -> None:
     text = " ".join(pdf_pages(claim_dir / "acme-2026-10-fr.pdf", layout=False))
     assert "<script>alert('x')</script>" in text
