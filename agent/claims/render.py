@@ -1037,24 +1037,36 @@ def file_stem(claim: Claim) -> str:
 
 
 def write_claim(claim: Claim, out_dir: Path, langs: tuple[str, ...] = ("fr", "en")) -> list[Path]:
-    """Every file of a claim, under `out_dir`; returns their paths."""
+    """Every file of a claim, under `out_dir`; returns their paths. Each file is written as `<name>.part` and
+    the pack renamed into place only once every file is written: a claim that fails while it is rendered or
+    written leaves no partial pack, and its earlier pack (an earlier build) as it was."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = file_stem(claim)
-    written: list[Path] = []
-    charts = chart_drawings(claim)  # one drawing for both languages (bilingual legend)
-    for lang in langs:
-        path = out_dir / f"{stem}-{lang}.pdf"
-        path.write_bytes(render_pdf(claim, lang, charts))
-        written.append(path)
-    path = out_dir / f"{stem}.json"
-    path.write_text(json.dumps(claim_document(claim), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    written.append(path)
-    for table in CSV_COLUMNS:
-        path = out_dir / f"{stem}-{table}.csv"
-        path.write_text(render_csv(claim, table), encoding="utf-8")
-        written.append(path)
-    collect_claim_garbage()
-    return written
+    parts: list[tuple[Path, Path]] = []
+
+    def part(name: str) -> Path:
+        path = out_dir / name
+        parts.append((path.with_name(path.name + ".part"), path))
+        return parts[-1][0]
+
+    try:
+        charts = chart_drawings(claim)  # one drawing for both languages (bilingual legend)
+        for lang in langs:
+            part(f"{stem}-{lang}.pdf").write_bytes(render_pdf(claim, lang, charts))
+        document = json.dumps(claim_document(claim), indent=2, ensure_ascii=False) + "\n"
+        part(f"{stem}.json").write_text(document, encoding="utf-8")
+        for table in CSV_COLUMNS:
+            part(f"{stem}-{table}.csv").write_text(render_csv(claim, table), encoding="utf-8")
+        taken = [final for _, final in parts if final.is_dir()]  # the one failure a rename would meet halfway
+        if taken:
+            raise IsADirectoryError(f"{taken[0]}: a directory has that name")
+        for tmp, final in parts:
+            tmp.replace(final)
+    finally:
+        for tmp, _ in parts:
+            tmp.unlink(missing_ok=True)
+        collect_claim_garbage()
+    return [final for _, final in parts]
 
 
 def default_jobs() -> int:
@@ -1065,22 +1077,35 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def _write_one(claim: Claim, out_dir: Path) -> list[Path]:
-    return write_claim(claim, out_dir)
+@dataclass(frozen=True)
+class ClaimFailed:
+    """Why one claim's files could not be written (the others of the batch are written all the same)."""
+
+    error: str
 
 
-def write_claims(claims: Sequence[Claim], out_dir: Path, jobs: int | None = None) -> Iterator[tuple[Claim, list[Path]]]:
+def _write_one(claim: Claim, out_dir: Path) -> list[Path] | ClaimFailed:
+    try:
+        return write_claim(claim, out_dir)
+    except Exception as exc:  # one client's failure is reported with its name, never the batch's end
+        return ClaimFailed(f"{type(exc).__name__}: {exc}")
+
+
+def write_claims(
+    claims: Sequence[Claim], out_dir: Path, jobs: int | None = None
+) -> Iterator[tuple[Claim, list[Path] | ClaimFailed]]:
     """`write_claim` for each claim, on a pool of `jobs` processes (default: one per core); yields each claim
-    with its files, in the order given. One claim, or one job, runs here without a pool. Meant for a batch
-    process (the CLI): see `prepare_batch_process`, which it calls; this process gets its automatic garbage
-    collection back afterwards."""
+    with its files, or why they could not be written (`ClaimFailed`: the batch goes on), in the order given.
+    One claim, or one job, runs here without a pool. Meant for a batch process (the CLI): see
+    `prepare_batch_process`, which it calls; this process gets its automatic garbage collection back
+    afterwards."""
     jobs = min(jobs or default_jobs(), len(claims))
     collecting = gc.isenabled()
     prepare_batch_process()  # forked workers inherit it; the initializer covers other start methods
     try:
         if jobs <= 1:
             for claim in claims:
-                yield claim, write_claim(claim, out_dir)
+                yield claim, _write_one(claim, out_dir)
             return
         with ProcessPoolExecutor(max_workers=jobs, initializer=prepare_batch_process) as pool:
             yield from zip(claims, pool.map(_write_one, claims, [out_dir] * len(claims)), strict=True)

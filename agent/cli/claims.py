@@ -11,7 +11,7 @@ import typer
 
 from agent.casefile import CaseFileError
 from agent.claims.build import Claim, ClaimError, annex_digest, build_claim
-from agent.claims.render import write_claims
+from agent.claims.render import ClaimFailed, write_claims
 from agent.claims.sources import ClientCases, items_for, ledger_view, read_cases_dir, read_manifest
 from agent.claims.store_source import client_info, open_reader, store_items
 from agent.cli.ledger import opened
@@ -84,11 +84,19 @@ def build_command(
         what = "service in service" if inventory is not None else "case file"
         typer.echo(f"error: no {what} for {the_month}", err=True)
         raise typer.Exit(2)
+    failed = 0
     for claim, files in write_claims(built, out, jobs):
+        if isinstance(files, ClaimFailed):
+            failed += 1
+            typer.echo(f"error: {claim.client.id} {claim.month}: no claim written: {files.error}", err=True)
+            continue
         typer.echo(
             f"{claim.client.id} {claim.month}: {claim.status}, {claim.annex['total_claimed_eur']} EUR, "
             f"sha256 {claim.digest} → {', '.join(p.name for p in files)}"
         )
+    if failed:
+        typer.echo(f"error: {failed} of {len(built)} claims not written (the others are)", err=True)
+        raise typer.Exit(1)
 
 
 def from_cases(

@@ -538,10 +538,42 @@ def test_a_batch_collects_garbage_per_claim_and_gives_the_collector_back(tmp_pat
     assert gc.isenabled()
     batch = write_claims([claim, claim], tmp_path / "out", jobs=1)
     _, files = next(batch)
+    assert isinstance(files, list)
     assert not gc.isenabled()  # during the batch: one collection per claim, by write_claim
     assert {p.name for p in files} >= {"acme-2026-10-fr.pdf", "acme-2026-10-findings.csv"}
     assert len(list(batch)) == 1
     assert gc.isenabled()
+
+
+def test_a_claim_that_cannot_be_written_is_reported_and_the_others_are_written(tmp_path: Path) -> None:
+    """One client's pack fails (here its English PDF's path is taken by a directory): the CLI names the client
+    and the error, writes every other client's pack, exits 1, and leaves no partial pack of the failed client
+    (its earlier pack stays as it was, not half replaced)."""
+    for n, case in enumerate((INTERNET_CASE, QUIET_CASE)):
+        (tmp_path / f"case-{n}.yaml").write_text(case.replace("'NOTE'", '"n"'))
+    manifest = {
+        "clients": [
+            {"id": "acme", "name": "ACME", "services": [{"case": "case-0.yaml", "site": "Lyon"}]},
+            {"id": "globex", "name": "Globex", "services": [{"case": "case-1.yaml", "site": "Paris"}]},
+        ]
+    }
+    (tmp_path / "claims.yaml").write_text(json.dumps(manifest))
+    out = tmp_path / "out"
+    (out / "acme-2026-10-en.pdf").mkdir(parents=True)
+    (out / "acme-2026-10.json").write_text("the pack of an earlier build")
+    done = vigie(
+        "claims", "build", "--month", "2026-10", "--manifest", "claims.yaml", "--out", "out", "--today", "2026-11-05",
+        "--jobs", "2", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "error: acme 2026-10: no claim written: IsADirectoryError" in done.stderr
+    assert "acme-2026-10-en.pdf" in done.stderr and "1 of 2 claims not written" in done.stderr
+    assert "globex 2026-10: nothing_to_claim" in done.stdout
+    written = sorted(p.name for p in out.iterdir())
+    assert "globex-2026-10-fr.pdf" in written and "globex-2026-10-findings.csv" in written
+    assert [n for n in written if n.startswith("acme")] == ["acme-2026-10-en.pdf", "acme-2026-10.json"]
+    assert (out / "acme-2026-10.json").read_text() == "the pack of an earlier build"
+    assert not [n for n in written if n.endswith(".part")]
 
 
 OURS = "VIGIE-acme-lyon-fibre-20261005T0800Z"  # our e-mailed notification's ticket (agent/notify_schedule.py)
