@@ -293,6 +293,16 @@ def vigie(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*VIGIE, *args], capture_output=True, text=True, cwd=cwd, timeout=60, env=env)
 
 
+def ticket_life(ref: str) -> tuple[tuple[str, ...], ...]:
+    """The CLI commands of a ticket's life after its opening: confirmed, frozen, resumed, restored."""
+    return (
+        ("ticket", "confirm", ref, "--at", "2026-11-18T14:25:00+01:00"),
+        ("ticket", "freeze", ref, "--start", "2026-11-18T15:00:00+01:00", "--reason", "site_access_pending"),
+        ("ticket", "resume", ref, "--at", "2026-11-18T15:45:00+01:00"),
+        ("ticket", "restore", ref, "--at", "2026-11-18T16:50:00+01:00"),
+    )
+
+
 def test_cli_ticket_life_and_refusal_exit_codes(tmp_path: Path) -> None:
     scope = ["--client", "acme", "--site", "lyon", "--service", "acme-lyon-fibre"]
     ok = vigie("ticket", "open", "T-7", "--at", "2026-11-18T14:10:00+01:00", "--channel", "phone", *scope, cwd=tmp_path)
@@ -303,12 +313,7 @@ def test_cli_ticket_life_and_refusal_exit_codes(tmp_path: Path) -> None:
     )
     assert bad.returncode == 2
     assert bad.stderr.startswith("refused: ticket T-7") and "before the ticket was opened" in bad.stderr
-    for args in (
-        ("ticket", "confirm", "T-7", "--at", "2026-11-18T14:25:00+01:00"),
-        ("ticket", "freeze", "T-7", "--start", "2026-11-18T15:00:00+01:00", "--reason", "site_access_pending"),
-        ("ticket", "resume", "T-7", "--at", "2026-11-18T15:45:00+01:00"),
-        ("ticket", "restore", "T-7", "--at", "2026-11-18T16:50:00+01:00"),
-    ):
+    for args in ticket_life("T-7"):
         result = vigie(*args, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
     shown = json.loads(vigie("ticket", "show", "T-7", cwd=tmp_path).stdout)
@@ -365,12 +370,7 @@ def test_cli_the_providers_reference_attaches_to_our_ticket_and_every_command_re
     attached = vigie("ticket", "reference", OURS, "TT-48213", "--author", "noc", cwd=tmp_path)
     assert attached.returncode == 0, attached.stderr
     assert attached.stdout.strip() == f"record #2: ticket.reference {OURS}: provider's reference TT-48213"
-    for args in (
-        ("ticket", "confirm", "TT-48213", "--at", "2026-11-18T14:25:00+01:00"),
-        ("ticket", "freeze", "TT-48213", "--start", "2026-11-18T15:00:00+01:00", "--reason", "site_access_pending"),
-        ("ticket", "resume", "TT-48213", "--at", "2026-11-18T15:45:00+01:00"),
-        ("ticket", "restore", "TT-48213", "--at", "2026-11-18T16:50:00+01:00"),
-    ):
+    for args in ticket_life("TT-48213"):
         result = vigie(*args, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         said, recorded = result.stdout.splitlines()
