@@ -13,7 +13,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -26,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from agent.inputs import InputError, load_yaml, read_text
 from sla.calendars import Month, check_subdivision
 from sla.model import (
     AccessType,
@@ -50,33 +50,6 @@ from sla.statement import Case, ProbeSamples
 
 class CaseFileError(Exception):
     """A case file that cannot be evaluated; the message lists every problem, one per line."""
-
-
-# --- YAML: times stay text (so a naive time is reported, not silently assumed), decimals stay exact ------
-
-
-class _CaseLoader(yaml.SafeLoader):
-    pass
-
-
-_CaseLoader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def _exact_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
-    return Decimal(loader.construct_scalar(node).replace("_", ""))
-
-
-_CaseLoader.add_constructor("tag:yaml.org,2002:float", _exact_float)
-
-
-def load_yaml(text: str, source: str) -> Any:
-    try:
-        return yaml.load(text, Loader=_CaseLoader)
-    except yaml.YAMLError as exc:
-        raise CaseFileError(f"{source}: not valid YAML: {exc}") from None
 
 
 # --- schema ----------------------------------------------------------------------------------------------
@@ -406,10 +379,9 @@ def parse_policy_overrides(items: list[str]) -> dict[str, Any]:
 
 def load_case(path: Path, policy_overrides: dict[str, Any] | None = None) -> Case:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CaseFileError(f"{path}: cannot read: {exc.strerror}") from None
-    raw = load_yaml(text, str(path))
+        raw = load_yaml(read_text(path), str(path))
+    except InputError as exc:
+        raise CaseFileError(str(exc)) from None
     if not isinstance(raw, dict):
         raise CaseFileError(f"{path}: expected a mapping with month:, service:, … at the top level")
     if policy_overrides:

@@ -26,6 +26,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from agent.casefile import PolicyIn, QualificationIn, ServiceIn
+from agent.inputs import ExactLoader, InputError, read_text, yaml_problem
 from collectors import COLLECTORS, config_model
 from collectors.base import SecretSource
 
@@ -420,35 +421,19 @@ def _unique(what: str, names: list[str]) -> None:
 # --- YAML with line marks ----------------------------------------------------------------------------------
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML; times stay text (pydantic parses them, so a naive time is reported), floats stay exact."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def _exact_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
-    return Decimal(loader.construct_scalar(node).replace("_", ""))
-
-
-_Loader.add_constructor("tag:yaml.org,2002:float", _exact_float)
-
 Path_ = tuple[str | int, ...]
 
 
 def load_yaml_with_lines(text: str, source: str) -> tuple[Any, dict[Path_, int]]:
     """The document and the 1-based line of every mapping key and sequence item, by path."""
-    loader = _Loader(text)
+    loader = ExactLoader(text)
     try:
         node = loader.get_single_node()
         lines: dict[Path_, int] = {}
         errors: list[str] = []
         data = _build(loader, node, (), lines, errors, source) if node is not None else None
     except yaml.YAMLError as exc:
-        raise ConfigError([f"{source}: not valid YAML: {exc}"]) from None
+        raise ConfigError([yaml_problem(exc, source)]) from None
     except RecursionError:
         raise ConfigError([f"{source}: not valid YAML: recursive alias or nesting too deep"]) from None
     finally:
@@ -458,7 +443,9 @@ def load_yaml_with_lines(text: str, source: str) -> tuple[Any, dict[Path_, int]]
     return data, lines
 
 
-def _build(loader: _Loader, node: yaml.Node, path: Path_, lines: dict[Path_, int], errors: list[str], src: str) -> Any:
+def _build(
+    loader: ExactLoader, node: yaml.Node, path: Path_, lines: dict[Path_, int], errors: list[str], src: str
+) -> Any:
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -562,7 +549,7 @@ class LoadedConfig:
 
 def load_inventory(path: Path) -> LoadedConfig:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+        text = read_text(path)
+    except InputError as exc:
+        raise ConfigError([str(exc)]) from None
     return LoadedConfig(parse_inventory(text, str(path)), path.resolve())

@@ -27,10 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from agent.casefile import load_case
 from agent.claims.build import ClaimError, ClaimItem, ClientInfo, FreezeSpan, ProviderInfo
+from agent.inputs import InputError, UniqueKeyLoader, load_yaml, read_text
 from agent.ledger import Ledger, ServiceRef, fold_all, slice_for, with_ledger
 from agent.ledger.convert import LedgerView
 from agent.ledger.crosscheck import findings_for
@@ -46,9 +45,9 @@ class ClientCases:
 
 def read_manifest(path: Path) -> tuple[ProviderInfo, list[ClientCases]]:
     try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ClaimError(f"{path}: cannot read the claims manifest: {exc}") from None
+        raw: Any = load_yaml(read_text(path), str(path), UniqueKeyLoader)
+    except InputError as exc:
+        raise ClaimError(f"claims manifest: {exc}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("clients"), list):
         raise ClaimError(f"{path}: expected a mapping with clients: [...]")
     provider = ProviderInfo(**(raw.get("provider") or {}))

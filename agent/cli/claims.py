@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,6 +19,7 @@ from agent.claims.store_source import client_info, open_reader, store_items
 from agent.cli.ledger import opened
 from agent.clock import SystemClock
 from agent.config import ConfigError, LoadedConfig, load_inventory
+from agent.inputs import InputError, read_text
 from agent.ledger import Kind, LedgerError, Record
 from agent.ledger.records import ClaimStatus, effective, fold_claim
 from agent.store.influx import InfluxError
@@ -26,10 +29,52 @@ from sla.calendars import PARIS, Month
 app = typer.Typer(help="Monthly SLA claims: letter and annex (PDF, FR and EN), CSV and JSON.", no_args_is_help=True)
 
 
+# Option checks: a bad value is named with its option before anything is read or written (typer's usage error,
+# exit 2), rather than a bare "day is out of range for month" or a traceback further down.
+def _month(value: str) -> str:
+    try:
+        Month.parse(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return value
+
+
+def _day(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            date.fromisoformat(value)
+        except ValueError as exc:
+            raise typer.BadParameter(f"{value!r} is not a date YYYY-MM-DD ({exc})") from None
+    return value
+
+
+def _out_dir(value: Path) -> Path:
+    if value.exists() and not value.is_dir():
+        raise typer.BadParameter(f"{value} is a file, not a directory")
+    return value
+
+
+def _amount(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            amount = Decimal(value)
+        except InvalidOperation:
+            amount = Decimal("NaN")
+        if not amount.is_finite() or amount < 0:
+            raise typer.BadParameter(f"{value!r} is not an amount in EUR, e.g. 13.50")
+    return value
+
+
+def _digest(value: str | None) -> str | None:
+    if value is not None and re.fullmatch(r"[0-9a-f]{64}", value) is None:
+        raise typer.BadParameter(f"{value!r} is not a SHA-256 (64 hex digits, as `vigie claims build` prints it)")
+    return value
+
+
 @app.command("build")
 def build_command(
-    month: Annotated[str, typer.Option("--month", help="The month claimed, YYYY-MM.")],
-    out: Annotated[Path, typer.Option("--out", help="Output directory.")],
+    month: Annotated[str, typer.Option("--month", help="The month claimed, YYYY-MM.", callback=_month)],
+    out: Annotated[Path, typer.Option("--out", help="Output directory.", callback=_out_dir)],
     cases: Annotated[
         Path | None, typer.Option("--cases", help="Directory: one sub-directory of case files per client.")
     ] = None,
@@ -53,7 +98,7 @@ def build_command(
         Path | None, typer.Option("--ledger", envvar="VIGIE_LEDGER", help="Annotation ledger to apply.")
     ] = None,
     today: Annotated[
-        str | None, typer.Option("--today", help="Date of the claim, YYYY-MM-DD (default: today).")
+        str | None, typer.Option("--today", help="Date of the claim, YYYY-MM-DD (default: today).", callback=_day)
     ] = None,
     jobs: Annotated[
         int | None,
@@ -154,10 +199,29 @@ def from_store(
     return built
 
 
+def _claim_document(file: Path) -> dict[str, Any]:
+    """A claim's JSON file as `claims build` writes it, or exit 2 naming the file and what is wrong with it."""
+    try:
+        document = json.loads(read_text(file))
+    except InputError as exc:
+        problem = str(exc)
+    except json.JSONDecodeError as exc:
+        problem = f"{file}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}"
+    else:
+        if not isinstance(document, dict) or "annex" not in document:
+            problem = f"{file}: not a claim's JSON file: no annex (expected the .json that `vigie claims build` writes)"
+        elif "annex_sha256" not in document:
+            problem = f"{file}: no annex_sha256: nothing to verify the annex against"
+        else:
+            return document
+    typer.echo(f"error: {problem}", err=True)
+    raise typer.Exit(2)
+
+
 @app.command("verify")
 def verify_command(file: Annotated[Path, typer.Argument(help="A claim's JSON file.")]) -> None:
     """Recompute the annex digest of a claim's JSON file: exits 1 if a figure was changed."""
-    document = json.loads(file.read_text(encoding="utf-8"))
+    document = _claim_document(file)
     digest = annex_digest(document["annex"])
     if digest != document.get("annex_sha256"):
         typer.echo(f"{file}: annex digest {digest} does not match the printed {document.get('annex_sha256')}", err=True)
@@ -168,12 +232,16 @@ def verify_command(file: Annotated[Path, typer.Argument(help="A claim's JSON fil
 @app.command("track")
 def track_command(
     client: Annotated[str, typer.Argument(help="Client id.")],
-    month: Annotated[str, typer.Argument(help="Month claimed, YYYY-MM.")],
+    month: Annotated[str, typer.Argument(help="Month claimed, YYYY-MM.", callback=_month)],
     step: Annotated[ClaimStatus, typer.Argument(help="drafted | sent | acknowledged | credited")],
     on: Annotated[str, typer.Option("--date", help="Date of the step, YYYY-MM-DD.")],
     invoice: Annotated[str | None, typer.Option("--invoice", help="credited: the invoice carrying the credit.")] = None,
-    amount: Annotated[str | None, typer.Option("--amount", help="drafted: amount claimed, EUR.")] = None,
-    digest: Annotated[str | None, typer.Option("--digest", help="drafted: the annex SHA-256.")] = None,
+    amount: Annotated[
+        str | None, typer.Option("--amount", help="drafted: amount claimed, EUR.", callback=_amount)
+    ] = None,
+    digest: Annotated[
+        str | None, typer.Option("--digest", help="drafted: the annex SHA-256.", callback=_digest)
+    ] = None,
     author: Annotated[str | None, typer.Option("--author")] = None,
     ledger: Annotated[Path, typer.Option("--ledger", envvar="VIGIE_LEDGER")] = Path("vigie-ledger.sqlite"),
 ) -> None:

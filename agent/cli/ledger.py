@@ -19,6 +19,7 @@ from agent.clock import SystemClock
 from agent.ledger import Kind, Ledger, LedgerError, Record, fold_all
 from agent.ledger.convert import find_ticket
 from agent.ledger.importer import load_records
+from agent.ledger.store import MAX_RECORD_ID
 
 app = typer.Typer(help="The annotation ledger: import, history, integrity, retraction.", no_args_is_help=True)
 
@@ -27,8 +28,13 @@ LedgerOpt = Annotated[
     typer.Option("--ledger", envvar="VIGIE_LEDGER", help="Ledger file (SQLite).", show_default=True),
 ]
 AuthorOpt = Annotated[str | None, typer.Option("--author", help="Who records this.")]
+# record numbers are SQLite INTEGERs: a larger one is refused here, not an OverflowError in sqlite3
+RecordId = Annotated[int, typer.Argument(min=1, max=MAX_RECORD_ID, help="The record's number, as printed.")]
 SupersedesOpt = Annotated[
-    int | None, typer.Option("--supersedes", help="Correct record N: this record replaces it (history kept).")
+    int | None,
+    typer.Option(
+        "--supersedes", min=1, max=MAX_RECORD_ID, help="Correct record N: this record replaces it (history kept)."
+    ),
 ]
 DEFAULT_LEDGER = Path("vigie-ledger.sqlite")
 
@@ -37,8 +43,8 @@ DEFAULT_LEDGER = Path("vigie-ledger.sqlite")
 def opened(path: Path) -> Iterator[Ledger]:
     try:
         ledger = Ledger(path, SystemClock())
-    except Exception as exc:  # sqlite3.Error, OSError: say which file
-        typer.echo(f"error: {path}: cannot open the ledger: {exc}", err=True)
+    except LedgerError as exc:  # the message names the file
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     try:
         yield ledger
@@ -143,7 +149,7 @@ def verify_command(ledger: LedgerOpt = DEFAULT_LEDGER) -> None:
 
 @app.command("retract")
 def retract_command(
-    record_id: Annotated[int, typer.Argument(help="The record to retract.")],
+    record_id: RecordId,
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the history).")],
     author: AuthorOpt = None,
     ledger: LedgerOpt = DEFAULT_LEDGER,

@@ -35,14 +35,14 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from agent.inputs import InputError, UniqueKeyLoader, load_yaml, read_text
 from agent.ledger.records import Kind, LedgerError, Record
-from agent.ledger.store import AUTO_EXCLUSION, AUTO_MAINTENANCE, FOLLOW
+from agent.ledger.store import AUTO_EXCLUSION, AUTO_MAINTENANCE, FOLLOW, MAX_RECORD_ID
 
 _TIMES = (
     "opened_at",
@@ -79,9 +79,9 @@ def _scope(item: dict[str, Any]) -> dict[str, Any]:
 
 def records_from_yaml(path: Path) -> list[Record]:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise LedgerError(f"{path}: cannot read: {exc}") from None
+        raw = load_yaml(read_text(path), str(path), UniqueKeyLoader) or {}
+    except InputError as exc:
+        raise LedgerError(str(exc)) from None
     if not isinstance(raw, dict):
         raise LedgerError(f"{path}: expected a mapping with tickets:, exclusions:, maintenances:")
     unknown = set(raw) - {"tickets", "exclusions", "maintenances"}
@@ -92,10 +92,21 @@ def records_from_yaml(path: Path) -> list[Record]:
     return list(_yaml_records(raw, path))
 
 
+def _entries(value: Any, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The mappings of a list (a section, a ticket's freezes), each with where it is, times as text; anything
+    else is refused by its place rather than failing on `.items()` further down."""
+    if value is None:
+        return
+    if not isinstance(value, list):
+        raise LedgerError(f"{where}: expected a list of mappings, not {value!r}")
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise LedgerError(f"{where}[{i}]: expected a mapping (key: value, …), not {item!r}")
+        yield f"{where}[{i}]", {k: _text(v) for k, v in item.items()}
+
+
 def _yaml_records(raw: dict[str, Any], path: Path) -> Iterator[Record]:
-    for i, t in enumerate(raw.get("tickets") or []):
-        where = f"{path}: tickets[{i}]"
-        t = {k: _text(v) for k, v in t.items()}
+    for where, t in _entries(raw.get("tickets"), f"{path}: tickets"):
         known = {"ref", "client", "site", "service", "channel", "kind", "opened_at", "confirmed_in_writing_at"}
         known |= {"provider_ref", "freezes", "restored_at", "cause", "author"}
         if extra := set(t) - known:
@@ -115,8 +126,7 @@ def _yaml_records(raw: dict[str, Any], path: Path) -> Iterator[Record]:
             yield Record(Kind.TICKET_REFERENCE, ref, {"provider_ref": provider_ref}, author=author)
         if t.get("confirmed_in_writing_at"):
             yield Record(Kind.TICKET_CONFIRM, ref, {"confirmed_at": t["confirmed_in_writing_at"]}, author=author)
-        for f in t.get("freezes") or []:
-            f = {k: _text(v) for k, v in f.items()}
+        for _, f in _entries(t.get("freezes"), f"{where}.freezes"):
             yield Record(
                 Kind.TICKET_FREEZE,
                 ref,
@@ -127,9 +137,7 @@ def _yaml_records(raw: dict[str, Any], path: Path) -> Iterator[Record]:
             yield Record(
                 Kind.TICKET_RESTORE, ref, {"restored_at": t["restored_at"], "cause": t.get("cause")}, author=author
             )
-    for i, x in enumerate(raw.get("exclusions") or []):
-        where = f"{path}: exclusions[{i}]"
-        x = {k: _text(v) for k, v in x.items()}
+    for where, x in _entries(raw.get("exclusions"), f"{path}: exclusions"):
         data = {k: x.get(k) for k in ("cause", "start", "end", "announced_at", "note")}
         if x.get("evidence"):
             data |= hash_evidence(path.parent / str(x["evidence"]), where)
@@ -141,18 +149,22 @@ def _yaml_records(raw: dict[str, Any], path: Path) -> Iterator[Record]:
         if status != "proposed":
             kind = Kind.EXCLUSION_ACCEPT if status == "accepted" else Kind.EXCLUSION_DISPUTE
             yield Record(kind, FOLLOW, {"note": None}, author=x.get("author"))
-    for x in raw.get("maintenances") or []:
-        x = {k: _text(v) for k, v in x.items()}
+    for _, x in _entries(raw.get("maintenances"), f"{path}: maintenances"):
         data = {k: x.get(k) for k in ("received_at", "start", "end", "reference", "note")}
         yield Record(Kind.MAINTENANCE_ADD, AUTO_MAINTENANCE, data, author=x.get("author"), **_scope(x))
 
 
+def _record_id(text: str, where: str) -> int:
+    if not text.isdigit() or int(text) > MAX_RECORD_ID:
+        raise LedgerError(f"{where}: {text!r} is not a record number")
+    return int(text)
+
+
 def records_from_csv(path: Path) -> list[Record]:
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-    except OSError as exc:
-        raise LedgerError(f"{path}: cannot read: {exc.strerror}") from None
+        rows = list(csv.DictReader(io.StringIO(read_text(path), newline="")))
+    except InputError as exc:
+        raise LedgerError(str(exc)) from None
     out: list[Record] = []
     for n, row in enumerate(rows, start=2):
         where = f"{path}:{n}"
@@ -173,7 +185,7 @@ def records_from_csv(path: Path) -> list[Record]:
         for k in ("client", "site", "service"):
             row.pop(k, None)
         author = row.pop("author", None)
-        supersedes = int(row.pop("supersedes")) if "supersedes" in row else None
+        supersedes = _record_id(row.pop("supersedes"), f"{where}: supersedes") if "supersedes" in row else None
         if "evidence" in row:
             row |= hash_evidence(path.parent / row.pop("evidence"), where)
         out.append(Record(kind, subject, row, author=author, supersedes=supersedes, **scope))

@@ -95,16 +95,27 @@ def _row(row: Sequence[Any]) -> Record:
     )
 
 
+# The largest record number SQLite can hold (INTEGER is 64-bit signed); a larger one is no record, not an overflow.
+MAX_RECORD_ID = 2**63 - 1
+
+
 class Ledger:
     """Append records, read them back. Every append validates the subject's whole history first."""
 
     def __init__(self, path: Path | str, clock: Clock) -> None:
         self.path = Path(path)
         self.clock = clock
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
+        db: sqlite3.Connection | None = None
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.executescript(SCHEMA)
+        except sqlite3.Error as exc:  # a directory, a file that is not SQLite, a missing parent directory
+            if db is not None:
+                db.close()
+            raise LedgerError(f"{self.path}: cannot open the ledger: {exc}") from None
+        self._db = db
 
     def close(self) -> None:
         self._db.close()
@@ -183,6 +194,8 @@ class Ledger:
         return replace(record, id=cursor.lastrowid)
 
     def get(self, record_id: int) -> Record | None:
+        if not 0 < record_id <= MAX_RECORD_ID:
+            return None
         row = self._db.execute(f"SELECT {_COLUMNS} FROM ledger_records WHERE id = ?", (record_id,)).fetchone()
         return None if row is None else _row(row)
 
