@@ -42,7 +42,7 @@ from agent.metrics import AgentMetrics
 from agent.store import schema
 from agent.store.schema import FieldValue, Record
 from agent.store.sqlite import Interval
-from sla.calendars import HolidayCalendar, Month, epoch
+from sla.calendars import HolidayCalendar, Month, epoch, from_epoch
 from sla.gtr import TicketResult, evaluate_ticket, target_for
 from sla.model import Outage
 from sla.profiles import STD_TIERS, Regime
@@ -234,24 +234,27 @@ def _month_of(now: datetime) -> Month:
 
 
 def case_for(service: ServiceConfig, month: Month, intervals: Sequence[Interval], now: datetime) -> Case:
+    """The month's case of a service from its edge state intervals, up to `now`: its down intervals are the
+    outages; where no interval says up or down (before its first state, an `unknown` one: the edge agent
+    stopped, its probes silent) the state is unknown (sla-semantics §5: `unknown_minutes`, data
+    completeness, `unknown_as`), never up. The rest of the month has not happened yet: not a gap."""
     now_ms = schema.ms(now)
-    outages = []
+    outages, known = [], [(now, max(now, from_epoch(month.end)))]
     for i in intervals:
-        if i.state != "down":
-            continue
         end = min(i.end_ms if i.end_ms is not None else now_ms, now_ms)
-        if end > i.start_ms:
-            outages.append(
-                Outage(
-                    start=datetime.fromtimestamp(i.start_ms / 1000, UTC), end=datetime.fromtimestamp(end / 1000, UTC)
-                )
-            )
+        if end <= i.start_ms or i.state not in ("up", "down"):
+            continue
+        span = (datetime.fromtimestamp(i.start_ms / 1000, UTC), datetime.fromtimestamp(end / 1000, UTC))
+        known.append(span)
+        if i.state == "down":
+            outages.append(Outage(start=span[0], end=span[1]))
     return Case(
         month=month,
         service=service.to_sla(),
         policy=service.policy.to_sla(),
         qualification=service.qualification.to_sla(),
         outages=tuple(outages),
+        known=tuple(known),
     )
 
 

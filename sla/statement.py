@@ -7,7 +7,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ from sla.availability import (
 )
 from sla.calendars import Clock, HolidayCalendar, Month, epoch, from_epoch, local_midnight, windows
 from sla.gtr import TicketResult, evaluate_ticket, ho_availability_pct, target_for
-from sla.intervals import IntervalSet, intersect, measure, normalize, overlaps
+from sla.intervals import IntervalSet, intersect, measure, normalize, overlaps, subtract
 from sla.model import (
     Cause,
     Denominator,
@@ -66,6 +66,10 @@ class Case:
     samples: tuple[ProbeSamples, ...] | None = None
     exclusions: tuple[Exclusion, ...] = ()
     tickets: tuple[Ticket, ...] = ()
+    # With `outages` given directly: the spans in which the service's state was known (the store's edge
+    # states, up or down). Outside them it is unknown, as in a gap of the samples (§5). None: known
+    # throughout (a case file's outages).
+    known: tuple[tuple[datetime, datetime], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,10 @@ def _service_timeline(
     """Outages as (start, end, notified directly) spans and unknown time, either given or qualified from
     samples (sla-semantics §5)."""
     if case.samples is None:
-        return [(epoch(o.start), epoch(o.end), o.notified_at is not None) for o in case.outages], []
+        outages = [(epoch(o.start), epoch(o.end), o.notified_at is not None) for o in case.outages]
+        if case.known is None:
+            return outages, []
+        return outages, subtract([period], normalize((epoch(s), epoch(e)) for s, e in case.known))
     q = case.qualification
     probes = {
         p.probe: qualify_probe(
