@@ -148,7 +148,8 @@ class Notifier:
         self.base = ledger_path.parent
         self.drafts = self._path(config.drafts)
         self.outbox = Outbox(self._path(config.state), clock)
-        self.ledger = Ledger(ledger_path, clock)
+        self.ledger_path = ledger_path
+        self._book: Ledger | None = None
 
     def _path(self, path: Path) -> Path:
         """Paths of the section are relative to the ledger's directory (the central role's data directory)."""
@@ -159,7 +160,21 @@ class Notifier:
 
     def __exit__(self, *exc: object) -> None:
         self.outbox.close()
-        self.ledger.close()
+        if self._book is not None:
+            self._book.close()
+
+    def _ledger(self) -> Ledger:
+        """The ledger, opened at the first record to write or read; created only to write one (a missing
+        ledger is an empty one, never created by reading it: docs/agent.md)."""
+        if self._book is None:
+            self._book = Ledger(self.ledger_path, self.clock)
+        return self._book
+
+    def _records(self, client: str, kinds: list[str] | None = None) -> list[Record]:
+        return self._ledger().records(client=client, kinds=kinds) if self.ledger_path.exists() else []
+
+    def _subject(self, subject: str) -> list[Record]:
+        return self._ledger().subject(subject) if self.ledger_path.exists() else []
 
     def run(self) -> list[Outcome]:
         now = self.clock.now()
@@ -210,7 +225,7 @@ class Notifier:
         )
 
     def _tickets(self, client: str) -> tuple[TicketState, ...]:
-        return fold_all(self.ledger.records(client=client, kinds=["ticket"])).tickets
+        return fold_all(self._records(client, ["ticket"])).tickets
 
     def _interrupted(self, key: str) -> bool:
         """Sent, but the process stopped before marking it so: `_deliver` settles it against the ledger."""
@@ -292,9 +307,9 @@ class Notifier:
         def record(at: datetime) -> None:
             data = {"opened_at": at.isoformat(), "channel": Channel.EMAIL.value, "kind": "repair"}
             opening = Record(Kind.TICKET_OPEN, ref, data, client.id, site.id, service, AUTHOR)
-            self.ledger.append(opening)
+            self._ledger().append(opening)
 
-        return self._deliver(key, message, smtp, record, lambda: bool(self.ledger.subject(ref)))
+        return self._deliver(key, message, smtp, record, lambda: bool(self._subject(ref)))
 
     # --- written confirmations -----------------------------------------------------------------------
 
@@ -324,7 +339,7 @@ class Notifier:
                 smtp = self._smtp(settings.to, settings.internal)
 
                 def record(at: datetime, ref: str = t.ref) -> None:
-                    self.ledger.append(
+                    self._ledger().append(
                         Record(Kind.TICKET_CONFIRM, ref, {"confirmed_at": at.isoformat()}, author=AUTHOR)
                     )
 
@@ -367,7 +382,7 @@ class Notifier:
     def _remind(
         self, client: Client, settings: ClientNotifications, month: Month, today: date, now: datetime
     ) -> Outcome | None:
-        tracking = fold_claim(effective(self.ledger.subject(f"{client.id}/{month}")))
+        tracking = fold_claim(effective(self._subject(f"{client.id}/{month}")))
         if tracking is not None and tracking.dates.get("sent") is not None:
             return None  # sent (or further): nothing to remind
         alerts = [
@@ -401,7 +416,7 @@ class Notifier:
 
         claim = build_claim(
             client_info(self.inventory, client),
-            store_items(client, month, self.reader, fold_all(self.ledger.records(client=client.id)), now),
+            store_items(client, month, self.reader, fold_all(self._records(client.id)), now),
             today=today,
         )
         deadline = claim.annex["claim_deadline"]
