@@ -61,7 +61,9 @@ def _no_float(value: Any) -> Any:
     return value
 
 
-Money = Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0)]
+# A fee is bounded so every figure derived from it fits Decimal's 28 digits (a 41-digit fee was an
+# InvalidOperation traceback in the credit computation); no monthly fee comes near a trillion euros.
+Money = Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, lt=10**12)]
 
 
 class _Strict(BaseModel):

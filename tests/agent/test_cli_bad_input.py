@@ -36,6 +36,11 @@ FILES: dict[str, tuple[dict[str, str | bytes], list[str], list[str]]] = {
         ["sla", "compute", "case.yaml"],
         ["case.yaml:4:", ".inf is not a number"],
     ),
+    "case file fee beyond any figure": (
+        {"case.yaml": _case_with('monthly_fee_eur: "450.00"', "monthly_fee_eur: 99999999999999999999999999999999999")},
+        ["sla", "compute", "case.yaml"],
+        ["case.yaml: service.monthly_fee_eur: 99999999999999999999999999999999999"],
+    ),
     "case file duplicate key": (
         {"case.yaml": _case_with("month: 2026-11", "month: 2026-11\nmonth: 2026-10")},
         ["sla", "compute", "case.yaml"],
