@@ -150,11 +150,17 @@ class Central:
             log.error("ledger %s unreadable, no statements this time: %s", self.ledger_path, exc)
             return []
         out = []
+        beats = self.reader.last_heartbeats()
+        timeout_ms = self.inventory.agent.central.heartbeat_timeout_s * 1000
         for client, site, service in self.inventory.services():
             ids = {"client": client.id, "site": site.id, "service": service.id}
             intervals = self.reader.state_intervals(service.id, "edge", until_ms=schema.ms(now))
+            agent = site.agent or self.inventory.agent.id
+            last_beat = beats.get(agent)
+            silent = last_beat is not None and self._silence_ms(agent, last_beat, now) > timeout_ms
+            silent_since = last_beat if silent else None
             part = slice_for(view, ServiceRef(client.id, site.id, service.id), month)
-            case = with_ledger(case_for(service, month, intervals, now), part)
+            case = with_ledger(case_for(service, month, intervals, now, silent_since), part)
             try:
                 st = compute(case)
             except ValueError as exc:  # e.g. not in service this month
@@ -168,6 +174,14 @@ class Central:
             out.extend(gtr_points(case, st, ids, now))
         out.extend(self._changed_windows(records))
         return out
+
+    def _silence_ms(self, agent: str, last_beat_ms: int, now: datetime) -> int:
+        """How long the agent has been silent: on this host's monotonic clock since `watch` saw its heartbeat
+        change (an NTP step must not make it look silent), else from the wall clocks."""
+        seen = self._beat_seen.get(agent)
+        if seen is not None and seen[0] == last_beat_ms:
+            return int((self.clock.monotonic() - seen[1]) * 1000)
+        return schema.ms(now) - last_beat_ms
 
     def _ledger_records(self) -> list[LedgerRecord]:
         if not self.ledger_path.exists():
@@ -233,15 +247,26 @@ def _month_of(now: datetime) -> Month:
     return Month(local.year, local.month)
 
 
-def case_for(service: ServiceConfig, month: Month, intervals: Sequence[Interval], now: datetime) -> Case:
+def case_for(
+    service: ServiceConfig, month: Month, intervals: Sequence[Interval], now: datetime, silent_since: int | None = None
+) -> Case:
     """The month's case of a service from its edge state intervals, up to `now`: its down intervals are the
     outages; where no interval says up or down (before its first state, an `unknown` one: the edge agent
     stopped, its probes silent) the state is unknown (sla-semantics §5: `unknown_minutes`, data
-    completeness, `unknown_as`), never up. The rest of the month has not happened yet: not a gap."""
+    completeness, `unknown_as`), never up. The rest of the month has not happened yet: not a gap.
+
+    `silent_since` (epoch ms): the edge agent's last heartbeat, when it has been silent longer than the
+    heartbeat timeout. Its last state holds only until then (or until that state began, if later): from
+    there to `now` nothing is known yet — the agent may be dead, or cut from the store with its spool
+    filling, and the next recomputations see what it ships (issue #4: a silent agent's sites are unknown,
+    never up)."""
     now_ms = schema.ms(now)
+    known_until = now_ms
+    if silent_since is not None and intervals:
+        known_until = min(now_ms, max(silent_since, intervals[-1].start_ms))
     outages, known = [], [(now, max(now, from_epoch(month.end)))]
     for i in intervals:
-        end = min(i.end_ms if i.end_ms is not None else now_ms, now_ms)
+        end = min(i.end_ms if i.end_ms is not None else now_ms, known_until)
         if end <= i.start_ms or i.state not in ("up", "down"):
             continue
         span = (datetime.fromtimestamp(i.start_ms / 1000, UTC), datetime.fromtimestamp(end / 1000, UTC))

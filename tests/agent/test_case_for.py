@@ -5,13 +5,16 @@ covers is unknown (sla-semantics §5), never up — before the service's first s
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
-from agent.central import case_for
+from agent.central import Central, case_for
+from agent.clock import FakeClock
 from agent.config import parse_inventory
+from agent.metrics import AgentMetrics
 from agent.store import schema
-from agent.store.sqlite import Interval
+from agent.store.sqlite import Interval, SqliteStore
 from sla.calendars import Month
 from sla.model import UnknownAs
 from sla.statement import compute
@@ -74,3 +77,46 @@ def test_an_empty_store_is_a_month_of_unknown_never_a_perfect_month() -> None:
     st = compute(case_for(SERVICE, MONTH, [], end))
     assert st.unknown_minutes == 30 * 24 * 60
     assert st.data_completeness_pct == Decimal("0.000") and "incomplete_data" in st.flags
+
+
+def test_a_silent_agents_last_state_holds_only_until_its_last_heartbeat() -> None:
+    """Issue #4: an agent that falls silent makes its sites unknown, never up — its last `up` is not carried
+    to now. A state that began after the last heartbeat holds until it began (the agent was alive then)."""
+    last_beat = at(19, 8)
+    st = compute(case_for(SERVICE, MONTH, EDGE, NOW, silent_since=last_beat))
+    silent_s = (NOW - datetime(2025, 11, 19, 8, tzinfo=UTC)).total_seconds()
+    assert st.unknown_minutes == (49 + 6) * 60 + Decimal(int(silent_s)) / 60
+    later = [*EDGE[:-1], replace(EDGE[-1], end_ms=at(19, 9)), Interval("down", at(19, 9), None, None)]
+    st = compute(case_for(SERVICE, MONTH, later, NOW, silent_since=last_beat))
+    assert st.unavailable_minutes == 120  # the down state began after the last beat: known only at its start
+    assert (
+        st.unknown_minutes
+        == (49 + 6) * 60 + Decimal(int((NOW - datetime(2025, 11, 19, 9, tzinfo=UTC)).total_seconds())) / 60
+    )
+
+
+def test_the_central_statements_of_a_silent_agents_services_count_its_silence_as_unknown(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "vigie.db")
+    ids = {"client": "acme", "site": "acme-lyon", "service": SERVICE.id, "agent": "edge-lyon"}
+    month_start = MONTH.start * 1000
+    store.write([schema.state(ids=ids, state="up", source="edge", time_ms=month_start)])
+    clock = FakeClock(NOW)
+    inventory = parse_inventory(INVENTORY)
+
+    def unknown_min(beat: datetime) -> float:
+        store.write(
+            [
+                schema.heartbeat(
+                    agent="edge-lyon", role="edge", seq=1, uptime_s=1, spool_records=0, time_ms=schema.ms(beat)
+                )
+            ]
+        )
+        (statement,) = [
+            r
+            for r in Central(inventory, store, clock, AgentMetrics(), tmp_path / "l.sqlite").statements()
+            if r.measurement == schema.STATEMENT
+        ]
+        return float(statement.field("unknown_min"))
+
+    assert unknown_min(NOW - timedelta(hours=1)) == 60  # silent for an hour (timeout 90 s): that hour is unknown
+    assert unknown_min(NOW - timedelta(seconds=20)) == 0  # heard again: its `up` holds to now
