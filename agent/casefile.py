@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -25,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from agent.inputs import InputError, load_yaml, read_text
+from agent.inputs import YEARS, InputError, load_yaml, read_text, year_problem
 from sla.calendars import Month, check_subdivision
 from sla.model import (
     AccessType,
@@ -66,13 +67,30 @@ def _no_float(value: Any) -> Any:
 Money = Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0, lt=10**12)]
 
 
+def _in_years(value: date) -> date:
+    problem = year_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+# Every date and time of a case file (and of an inventory's services): a year like 9999 is refused here, naming
+# its key, rather than overflowing in the statement (one day or one month past it).
+Day = Annotated[date, AfterValidator(_in_years)]
+Time = Annotated[AwareDatetime, AfterValidator(_in_years)]
+
+# The service keys that only some contracts have (sla-semantics §7: "VGA only", "Hosted only"): given on
+# another contract they would be ignored without a word, so a wrong `contract:` would pass unnoticed.
+CONTRACT_KEYS = {"access_type": "vga", "gtr_option": "vga", "probation_until": "hosted"}
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class _Span(_Strict):
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Time
+    end: Time
 
     @field_validator("end")
     @classmethod
@@ -87,11 +105,11 @@ class ServiceIn(_Strict):
     id: str = Field(min_length=1)
     contract: str
     monthly_fee_eur: Money
-    in_service_from: date | None = None
-    in_service_until: date | None = None
+    in_service_from: Day | None = None
+    in_service_until: Day | None = None
     access_type: AccessType | None = None
     gtr_option: GtrOption | None = None
-    probation_until: date | None = None
+    probation_until: Day | None = None
 
     @field_validator("contract")
     @classmethod
@@ -102,6 +120,14 @@ class ServiceIn(_Strict):
 
     @model_validator(mode="after")
     def _vga_fields(self) -> ServiceIn:
+        for name, contract in CONTRACT_KEYS.items():
+            value = getattr(self, name)
+            if value is not None and self.contract != contract:
+                shown = value.value if isinstance(value, AccessType | GtrOption) else str(value)
+                raise ValueError(
+                    f"{name}: {shown!r} applies to contract {contract} only, not {self.contract}; remove it "
+                    "(or correct contract:)"
+                )
         if self.contract == "vga":
             for name in ("access_type", "gtr_option"):
                 if getattr(self, name) is None:
@@ -139,7 +165,7 @@ class PolicyIn(_Strict):
     boundary_99_5: Literal[3, 5] = 3
     unknown_as: UnknownAs = UnknownAs.AVAILABLE
     holidays_subdivision: str | None = None
-    extra_closed_days: list[date] = Field(default_factory=list)
+    extra_closed_days: list[Day] = Field(default_factory=list)
 
     @field_validator("holidays_subdivision")
     @classmethod
@@ -178,12 +204,12 @@ class QualificationIn(_Strict):
 
 
 class OutageIn(_Span):
-    notified_at: AwareDatetime | None = None
+    notified_at: Time | None = None
 
 
 class ExclusionIn(_Span):
     cause: Cause
-    announced_at: AwareDatetime | None = None
+    announced_at: Time | None = None
     note: str | None = None
     evidence: str | None = None
     author: str | None = None
@@ -197,9 +223,9 @@ class TicketIn(_Strict):
     id: str = Field(min_length=1)
     kind: TicketKind = TicketKind.REPAIR
     channel: Channel = Channel.EMAIL
-    opened_at: AwareDatetime
-    confirmed_in_writing_at: AwareDatetime | None = None
-    restored_at: AwareDatetime | None = None
+    opened_at: Time
+    confirmed_in_writing_at: Time | None = None
+    restored_at: Time | None = None
     cause: Cause | None = None
     freezes: list[FreezeIn] = Field(default_factory=list)
 
@@ -236,8 +262,7 @@ class CaseIn(_Strict):
     @field_validator("month")
     @classmethod
     def _month(cls, value: str) -> str:
-        Month.parse(value)
-        return value
+        return check_month(value)
 
     @model_validator(mode="after")
     def _one_source(self) -> CaseIn:
@@ -248,6 +273,14 @@ class CaseIn(_Strict):
         if duplicates:
             raise ValueError(f"tickets: id {duplicates[0]!r} appears more than once")
         return self
+
+
+def check_month(text: str) -> str:
+    """`text` if it is a month YYYY-MM of the years Vigie handles (9999-12 has no month after it)."""
+    month = Month.parse(text)
+    if year_problem(month.first_day) is not None:
+        raise ValueError(f"{text!r} is outside the {YEARS}")
+    return text
 
 
 # --- error formatting ----------------------------------------------------------------------------------
@@ -262,6 +295,7 @@ _EXPECTED = {
     "decimal_parsing": 'expected a decimal number, e.g. "450.00"',
     "extra_forbidden": "unknown key",
     "missing": "required key missing",
+    "string_type": 'expected text (quote a number or a date: "12345")',
 }
 
 
@@ -391,8 +425,6 @@ def load_case(path: Path, policy_overrides: dict[str, Any] | None = None) -> Cas
         if not isinstance(policy, dict):
             raise CaseFileError(f"{path}: policy: expected a mapping")
         raw = {**raw, "policy": {**policy, **policy_overrides}}
-    if isinstance(raw.get("service"), dict) and raw["service"].get("id") is not None:
-        raw["service"] = {**raw["service"], "id": str(raw["service"]["id"])}
     try:
         case = CaseIn.model_validate(raw)
     except ValidationError as exc:

@@ -22,11 +22,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from agent.casefile import PolicyIn, QualificationIn, ServiceIn
-from agent.inputs import ExactLoader, InputError, read_text, yaml_problem
+from agent.inputs import InputError, KeyPath, dotted, line_of, load_yaml_with_lines, read_text
 from collectors import COLLECTORS, config_model
 from collectors.base import SecretSource
 
@@ -421,55 +420,10 @@ def _unique(what: str, names: list[str]) -> None:
 # --- YAML with line marks ----------------------------------------------------------------------------------
 
 
-Path_ = tuple[str | int, ...]
-
-
-def load_yaml_with_lines(text: str, source: str) -> tuple[Any, dict[Path_, int]]:
-    """The document and the 1-based line of every mapping key and sequence item, by path."""
-    loader = ExactLoader(text)
-    try:
-        node = loader.get_single_node()
-        lines: dict[Path_, int] = {}
-        errors: list[str] = []
-        data = _build(loader, node, (), lines, errors, source) if node is not None else None
-    except yaml.YAMLError as exc:
-        raise ConfigError([yaml_problem(exc, source)]) from None
-    except RecursionError:
-        raise ConfigError([f"{source}: not valid YAML: recursive alias or nesting too deep"]) from None
-    finally:
-        loader.dispose()
-    if errors:
-        raise ConfigError(errors)
-    return data, lines
-
-
-def _build(
-    loader: ExactLoader, node: yaml.Node, path: Path_, lines: dict[Path_, int], errors: list[str], src: str
-) -> Any:
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            line = key_node.start_mark.line + 1
-            if key in out:
-                errors.append(f"{src}:{line}: {_dotted((*path, key))}: duplicate key")
-            lines[(*path, key)] = line
-            out[key] = _build(loader, value_node, (*path, key), lines, errors, src)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        items = []
-        for i, item in enumerate(node.value):
-            lines[(*path, i)] = item.start_mark.line + 1
-            items.append(_build(loader, item, (*path, i), lines, errors, src))
-        return items
-    return loader.construct_object(node, deep=True)
-
-
-def _dotted(path: Path_) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top)"
+# the line-marked YAML is agent/inputs.py's, shared with the claims manifest
+Path_ = KeyPath
+_dotted = dotted
+_line_of = line_of
 
 
 def _yaml_path(data: Any, loc: tuple[str | int, ...]) -> Path_:
@@ -490,13 +444,6 @@ def _yaml_path(data: Any, loc: tuple[str | int, ...]) -> Path_:
     return (*path, *tail[-1:]) if tail and not isinstance(cursor, str | int | float | Decimal) else tuple(path)
 
 
-def _line_of(lines: dict[Path_, int], path: Path_) -> int | None:
-    for n in range(len(path), -1, -1):
-        if path[:n] in lines:
-            return lines[path[:n]]
-    return None
-
-
 def _literal_secrets(data: Any, path: Path_) -> Iterator[Path_]:
     """Secret sources written in clear (`{value: ...}`) anywhere in the document."""
     if isinstance(data, dict):
@@ -511,7 +458,10 @@ def _literal_secrets(data: Any, path: Path_) -> Iterator[Path_]:
 
 
 def parse_inventory(text: str, source: str = "<inventory>") -> Inventory:
-    data, lines = load_yaml_with_lines(text, source)
+    try:
+        data, lines = load_yaml_with_lines(text, source)
+    except InputError as exc:  # one line per problem (every duplicate key)
+        raise ConfigError(str(exc).splitlines()) from None
     if not isinstance(data, dict):
         raise ConfigError([f"{source}:1: (top): expected a mapping with `agent:` and `clients:`"])
     errors = [

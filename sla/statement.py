@@ -145,7 +145,8 @@ def _in_service(service: Service, start: int, end: int) -> tuple[int, int]:
     """`[start, end)` clipped to the service's days in service."""
     if service.in_service_from is not None:
         start = max(start, local_midnight(service.in_service_from))
-    if service.in_service_until is not None:
+    # the last day `date` can hold has no next day to end at: in service until then is in service throughout
+    if service.in_service_until is not None and service.in_service_until < date.max:
         end = min(end, local_midnight(service.in_service_until + timedelta(days=1)))
     return start, end
 

@@ -25,11 +25,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.casefile import load_case
 from agent.claims.build import ClaimError, ClaimItem, ClientInfo, FreezeSpan, ProviderInfo
-from agent.inputs import InputError, UniqueKeyLoader, load_yaml, read_text
+from agent.inputs import InputError, KeyPath, dotted, line_of, load_yaml_with_lines, read_text
 from agent.ledger import Ledger, ServiceRef, fold_all, slice_for, with_ledger
 from agent.ledger.convert import LedgerView
 from agent.ledger.crosscheck import findings_for
@@ -43,28 +45,79 @@ class ClientCases:
     cases: tuple[tuple[str, str, Path], ...]  # (site label, site id in the ledger, case file)
 
 
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# The manifest's schema: every key known, every value text, so a misspelt or misplaced key (`phone:` under
+# provider, `notes:` in a service) is refused at its line instead of a TypeError or silence.
+Text = Annotated[str, Field(min_length=1)]
+
+
+class ProviderIn(_Strict):
+    name: Text = ProviderInfo.name
+    email: Text = ProviderInfo.email
+    address: Text | None = None
+
+
+class ServiceEntry(_Strict):
+    case: Text
+    site: Text
+    site_id: Text | None = None  # default: site
+
+
+class ClientEntry(_Strict):
+    id: Text
+    name: Text | None = None  # default: id
+    address: Text | None = None
+    contact: Text | None = None
+    services: list[ServiceEntry] = Field(default_factory=list)
+
+
+class Manifest(_Strict):
+    provider: ProviderIn | None = None
+    clients: list[ClientEntry]
+
+
+def _manifest_errors(exc: ValidationError, lines: dict[KeyPath, int], source: str) -> list[str]:
+    """`FILE:LINE: clients[0].services[1].notes: unknown key (value 'x')`: pydantic's location is the key's
+    path in the document (the manifest has no unions), whose line the loader recorded."""
+    out = []
+    for err in exc.errors(include_url=False):
+        path: KeyPath = tuple(err["loc"])
+        line = line_of(lines, path)  # None: a key missing at the top level
+        where = f"{source}{'' if line is None else f':{line}'}: {dotted(path)}"
+        value = err.get("input")
+        if err["type"] == "missing":
+            out.append(f"{where}: required key missing")
+        elif err["type"] == "extra_forbidden":
+            out.append(f"{where}: unknown key (value {value!r})")
+        elif err["type"] == "model_type":
+            out.append(f"{where}: {value!r} is not valid: expected a mapping")
+        else:
+            shown = "a mapping" if isinstance(value, dict) else repr(value)
+            out.append(f"{where}: {shown} is not valid: {err['msg']}")
+    return out
+
+
 def read_manifest(path: Path) -> tuple[ProviderInfo, list[ClientCases]]:
     try:
-        raw: Any = load_yaml(read_text(path), str(path), UniqueKeyLoader)
+        raw, lines = load_yaml_with_lines(read_text(path), str(path))
     except InputError as exc:
-        raise ClaimError(f"claims manifest: {exc}") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("clients"), list):
-        raise ClaimError(f"{path}: expected a mapping with clients: [...]")
-    provider = ProviderInfo(**(raw.get("provider") or {}))
+        raise ClaimError("\n".join(f"claims manifest: {line}" for line in str(exc).splitlines())) from None
+    if not isinstance(raw, dict):
+        raise ClaimError(f"{path}:1: expected a mapping with clients: [...]")
+    try:
+        manifest = Manifest.model_validate(raw)
+    except ValidationError as exc:
+        raise ClaimError("\n".join(_manifest_errors(exc, lines, str(path)))) from None
+    given = manifest.provider or ProviderIn()
+    provider = ProviderInfo(name=given.name, email=given.email, address=given.address)
     out = []
-    for i, c in enumerate(raw["clients"]):
-        where = f"{path}: clients[{i}]"
-        if not isinstance(c, dict) or not c.get("id"):
-            raise ClaimError(f"{where}: id: required")
-        services = []
-        for j, s in enumerate(c.get("services") or []):
-            if not isinstance(s, dict) or not s.get("case") or not s.get("site"):
-                raise ClaimError(f"{where}.services[{j}]: case and site are required")
-            services.append((str(s["site"]), str(s.get("site_id") or s["site"]), path.parent / str(s["case"])))
-        info = ClientInfo(
-            id=str(c["id"]), name=str(c.get("name") or c["id"]), address=c.get("address"), contact=c.get("contact")
-        )
-        out.append(ClientCases(info, tuple(services)))
+    for c in manifest.clients:
+        services = tuple((s.site, s.site_id or s.site, path.parent / s.case) for s in c.services)
+        info = ClientInfo(id=c.id, name=c.name or c.id, address=c.address, contact=c.contact)
+        out.append(ClientCases(info, services))
     return provider, out
 
 

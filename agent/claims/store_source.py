@@ -23,6 +23,7 @@ from agent.central import StoreReader, case_for
 from agent.claims.build import ClaimError, ClaimItem, ClientInfo
 from agent.claims.sources import claim_item
 from agent.config import Client, EmbeddedStoreConfig, InfluxStoreConfig, Inventory, LoadedConfig
+from agent.inputs import InputError
 from agent.ledger import ServiceRef
 from agent.ledger.convert import LedgerView
 from agent.store import schema
@@ -97,7 +98,12 @@ def open_reader(loaded: LoadedConfig, store: str | None = None, database: str | 
 
     if not where.is_file():
         raise ClaimError(f"embedded store {where}: no such file")
-    sqlite = SqliteStore(where)
+    if where.stat().st_size == 0:  # read here, never written: an empty file holds no measurement to claim on
+        raise ClaimError(f"embedded store {where}: an empty file, no measurements")
+    try:
+        sqlite = SqliteStore(where)
+    except InputError as exc:  # not an SQLite file of ours: named, and left untouched
+        raise ClaimError(str(exc)) from None
     try:
         yield sqlite
     finally:

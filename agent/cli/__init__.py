@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+import traceback
 
 import typer
+from typer.exceptions import TyperException
 
 # (module under agent.cli, command group name). One line per group.
 _GROUPS: list[tuple[str, str]] = [
@@ -54,6 +57,31 @@ def __getattr__(name: str) -> typer.Typer:
 _app: typer.Typer | None = None
 
 
+# sysexits.h EX_SOFTWARE: an internal software error, told apart from a refused input (1, 2)
+EXIT_INTERNAL = 70
+
+
+def internal_error(exc: Exception) -> int:
+    """The last resort for a bug: one line on stderr instead of a traceback a user cannot act on (the
+    traceback with VIGIE_DEBUG=1, for the report); returns the exit status."""
+    if os.environ.get("VIGIE_DEBUG") == "1":
+        traceback.print_exception(exc)
+    message = " ".join(str(exc).split())  # one line, whatever the exception's text holds
+    print(
+        f"error: internal error: {type(exc).__name__}: {message} — please report it "
+        "(VIGIE_DEBUG=1 shows the traceback)",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL
+
+
 def main() -> None:
     first = sys.argv[1] if len(sys.argv) > 1 else None
-    build(first if first in {name for _, name in _GROUPS} else None)()
+    try:
+        build(first if first in {name for _, name in _GROUPS} else None)()
+    # typer's own ends (Exit, Abort, usage errors: TyperException) are Exceptions too: they keep their exit and text.
+    # SystemExit and KeyboardInterrupt are not Exceptions and pass through untouched.
+    except (typer.Exit, typer.Abort, TyperException):
+        raise
+    except Exception as exc:
+        sys.exit(internal_error(exc))

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from agent.config import ConfigError, Role
+from agent.inputs import InputError
 
 app = typer.Typer(help="The agent runtime: edge (on site) or central (NOC).", no_args_is_help=True)
 
@@ -37,6 +38,6 @@ def run(
         raise typer.Exit(1) from None
     try:
         asyncio.run(runtime.run())
-    except (SpoolVersionError, SpoolMigrationError) as exc:  # the spool file is left as it was
+    except (SpoolVersionError, SpoolMigrationError, InputError) as exc:  # the file (spool, store) is left as it was
         typer.echo(f"vigie agent: {exc}", err=True)
         raise typer.Exit(1) from None

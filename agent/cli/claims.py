@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from agent.casefile import CaseFileError
+from agent.casefile import CaseFileError, check_month
 from agent.claims.build import Claim, ClaimError, annex_digest, build_claim
 from agent.claims.render import ClaimFailed, write_claims
 from agent.claims.sources import ClientCases, items_for, ledger_view, read_cases_dir, read_manifest
@@ -19,7 +19,7 @@ from agent.claims.store_source import client_info, open_reader, store_items
 from agent.cli.ledger import opened
 from agent.clock import SystemClock
 from agent.config import ConfigError, LoadedConfig, load_inventory
-from agent.inputs import InputError, read_text
+from agent.inputs import InputError, read_text, year_problem
 from agent.ledger import Kind, LedgerError, Record
 from agent.ledger.records import ClaimStatus, effective, fold_claim
 from agent.store.influx import InfluxError
@@ -33,7 +33,7 @@ app = typer.Typer(help="Monthly SLA claims: letter and annex (PDF, FR and EN), C
 # exit 2), rather than a bare "day is out of range for month" or a traceback further down.
 def _month(value: str) -> str:
     try:
-        Month.parse(value)
+        check_month(value)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     return value
@@ -42,9 +42,11 @@ def _month(value: str) -> str:
 def _day(value: str | None) -> str | None:
     if value is not None:
         try:
-            date.fromisoformat(value)
+            problem = year_problem(date.fromisoformat(value))
         except ValueError as exc:
             raise typer.BadParameter(f"{value!r} is not a date YYYY-MM-DD ({exc})") from None
+        if problem is not None:
+            raise typer.BadParameter(problem)
     return value
 
 
@@ -234,7 +236,7 @@ def track_command(
     client: Annotated[str, typer.Argument(help="Client id.")],
     month: Annotated[str, typer.Argument(help="Month claimed, YYYY-MM.", callback=_month)],
     step: Annotated[ClaimStatus, typer.Argument(help="drafted | sent | acknowledged | credited")],
-    on: Annotated[str, typer.Option("--date", help="Date of the step, YYYY-MM-DD.")],
+    on: Annotated[str, typer.Option("--date", help="Date of the step, YYYY-MM-DD.", callback=_day)],
     invoice: Annotated[str | None, typer.Option("--invoice", help="credited: the invoice carrying the credit.")] = None,
     amount: Annotated[
         str | None, typer.Option("--amount", help="drafted: amount claimed, EUR.", callback=_amount)

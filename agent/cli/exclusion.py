@@ -13,7 +13,16 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.ledger import DEFAULT_LEDGER, AuthorOpt, LedgerOpt, SupersedesOpt, opened, record_one, subject_for
+from agent.cli.ledger import (
+    DEFAULT_LEDGER,
+    AuthorOpt,
+    LedgerOpt,
+    SupersedesOpt,
+    in_years,
+    opened,
+    record_one,
+    subject_for,
+)
 from agent.ledger import AUTO_EXCLUSION, Kind, Record
 from agent.ledger.convert import fold_all
 from agent.ledger.importer import hash_evidence
@@ -29,13 +38,13 @@ Note = Annotated[str | None, typer.Option("--note")]
 @app.command("add")
 def add_command(
     cause: Annotated[Cause, typer.Option("--cause")],
-    start: Annotated[str, typer.Option("--start", help="ISO 8601 time with offset.")],
-    end: Annotated[str, typer.Option("--end", help="ISO 8601 time with offset.")],
+    start: Annotated[str, typer.Option("--start", help="ISO 8601 time with offset.", callback=in_years)],
+    end: Annotated[str, typer.Option("--end", help="ISO 8601 time with offset.", callback=in_years)],
     client: Annotated[str, typer.Option("--client", help="Scope: the client (alone: every service of it).")],
     site: Annotated[str | None, typer.Option("--site", help="Scope: one site (every service there).")] = None,
     service: Annotated[str | None, typer.Option("--service", help="Scope: one service instance.")] = None,
     announced_at: Annotated[
-        str | None, typer.Option("--announced-at", help="planned_maintenance: notice time.")
+        str | None, typer.Option("--announced-at", help="planned_maintenance: notice time.", callback=in_years)
     ] = None,
     evidence: Annotated[Path | None, typer.Option("--evidence", help="A file; stored by path and SHA-256.")] = None,
     note: Note = None,

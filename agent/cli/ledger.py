@@ -10,12 +10,14 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from agent.clock import SystemClock
+from agent.inputs import year_problem
 from agent.ledger import Kind, Ledger, LedgerError, Record, fold_all
 from agent.ledger.convert import find_ticket
 from agent.ledger.importer import load_records
@@ -37,6 +39,22 @@ SupersedesOpt = Annotated[
     ),
 ]
 DEFAULT_LEDGER = Path("vigie-ledger.sqlite")
+
+
+def in_years(value: str | None) -> str | None:
+    """The callback of every time option: a time of a year Vigie does not handle (`--at 9999-…`, `0001-…`) is
+    refused naming its option, before it is recorded for good and overflows every statement that reads it.
+    A value that is no ISO time at all is left to the record's own check, which names the field."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    problem = year_problem(moment)
+    if problem is not None:
+        raise typer.BadParameter(problem)
+    return value
 
 
 @contextmanager
@@ -129,6 +147,9 @@ def history_command(
     ticket.reference records)."""
     with opened(ledger) as book:
         records = book.subject(ticket_subject(book, subject, err=True)) if subject else book.records()
+    if subject and not records:  # a mistyped reference must not look like a subject with no history
+        typer.echo(f"error: no ledger records about {subject}", err=True)
+        raise typer.Exit(1)
     superseded = {r.supersedes for r in records if r.supersedes is not None}
     for r in records:
         line = record_dict(r) | {"superseded": r.id in superseded}

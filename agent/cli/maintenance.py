@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.ledger import DEFAULT_LEDGER, AuthorOpt, LedgerOpt, SupersedesOpt, record_one, subject_for
+from agent.cli.ledger import DEFAULT_LEDGER, AuthorOpt, LedgerOpt, SupersedesOpt, in_years, record_one, subject_for
 from agent.ledger import AUTO_MAINTENANCE, Kind, Record
 
 app = typer.Typer(help="Maintenance announcements: received time and announced window.", no_args_is_help=True)
@@ -15,9 +15,11 @@ app = typer.Typer(help="Maintenance announcements: received time and announced w
 
 @app.command("add")
 def add_command(
-    received_at: Annotated[str, typer.Option("--received-at", help="When the notice was received (ISO time).")],
-    start: Annotated[str, typer.Option("--start", help="Announced window start (ISO time).")],
-    end: Annotated[str, typer.Option("--end", help="Announced window end (ISO time).")],
+    received_at: Annotated[
+        str, typer.Option("--received-at", help="When the notice was received (ISO time).", callback=in_years)
+    ],
+    start: Annotated[str, typer.Option("--start", help="Announced window start (ISO time).", callback=in_years)],
+    end: Annotated[str, typer.Option("--end", help="Announced window end (ISO time).", callback=in_years)],
     client: Annotated[str, typer.Option("--client")],
     site: Annotated[str | None, typer.Option("--site")] = None,
     service: Annotated[str | None, typer.Option("--service")] = None,

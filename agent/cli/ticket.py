@@ -22,7 +22,16 @@ from typing import Annotated, Any
 
 import typer
 
-from agent.cli.ledger import DEFAULT_LEDGER, AuthorOpt, LedgerOpt, SupersedesOpt, opened, record_one, ticket_subject
+from agent.cli.ledger import (
+    DEFAULT_LEDGER,
+    AuthorOpt,
+    LedgerOpt,
+    SupersedesOpt,
+    in_years,
+    opened,
+    record_one,
+    ticket_subject,
+)
 from agent.ledger import Kind, Record
 from agent.ledger.convert import fold_all
 from agent.ledger.records import iso
@@ -46,7 +55,10 @@ ProviderRefOpt = Annotated[
         "--provider-ref", help="The provider's own reference for this ticket (VGA 5.7), when REF is ours (VIGIE-…)."
     ),
 ]
-At = Annotated[str, typer.Option("--at", help="ISO 8601 time with its UTC offset, e.g. 2026-10-14T10:05:00+02:00.")]
+At = Annotated[
+    str,
+    typer.Option("--at", help="ISO 8601 time with its UTC offset, e.g. 2026-10-14T10:05:00+02:00.", callback=in_years),
+]
 
 
 class FreezeReason(enum.StrEnum):
@@ -125,9 +137,13 @@ def confirm_command(
 @app.command("freeze")
 def freeze_command(
     ref: Ref,
-    start: Annotated[str, typer.Option("--start", help="When the provider asked for site access (ISO time).")],
+    start: Annotated[
+        str, typer.Option("--start", help="When the provider asked for site access (ISO time).", callback=in_years)
+    ],
     reason: Annotated[FreezeReason, typer.Option("--reason")],
-    end: Annotated[str | None, typer.Option("--end", help="When access was obtained; else use resume.")] = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help="When access was obtained; else use resume.", callback=in_years)
+    ] = None,
     author: AuthorOpt = None,
     supersedes: SupersedesOpt = None,
     ledger: LedgerOpt = DEFAULT_LEDGER,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.clock import Clock
+from agent.inputs import foreign_sqlite
 from agent.ledger.convert import fold_all
 from agent.ledger.records import Kind, LedgerError, Record, check_ticket_names, validate_subject
 
@@ -50,6 +51,7 @@ END;
 """
 
 GENESIS = "0" * 64
+STORE_TABLE = "points"  # the embedded store's table (agent/store/sqlite.py), beside which a ledger may live
 # subjects numbered by the store: `X<n>` / `M<n>`, n being the id the record gets
 AUTO_EXCLUSION = "X?"
 AUTO_MAINTENANCE = "M?"
@@ -105,6 +107,12 @@ class Ledger:
     def __init__(self, path: Path | str, clock: Clock) -> None:
         self.path = Path(path)
         self.clock = clock
+        # A file that is not ours is refused untouched: connecting would write the schema into it, and
+        # `verify` would then call a truncated (empty) or mistaken file an intact ledger. The embedded
+        # store's file may hold the ledger too (module docstring).
+        problem = foreign_sqlite(self.path, ("ledger_records", STORE_TABLE), empty_ok=False)
+        if problem is not None:
+            raise LedgerError(f"{self.path}: cannot open the ledger: {problem} (the file is left untouched)")
         db: sqlite3.Connection | None = None
         try:
             db = sqlite3.connect(self.path, isolation_level=None, timeout=30)

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.inputs import InputError, foreign_sqlite
 from agent.store.schema import EXCLUSION, GTR, HEARTBEAT, OUTAGE, PROBE, STATE, STATEMENT, Record, make
 
 _SCHEMA = f"""
@@ -104,6 +105,11 @@ class Interval:
 class SqliteStore:
     def __init__(self, path: Path) -> None:
         self.path = path
+        # Never write the schema into a file that is not ours (a path pointing at the wrong file). An empty
+        # file is a new store, as SQLite sees it (an agent stopped between creating the file and writing it).
+        problem = foreign_sqlite(path, ("points", "ledger_records"), empty_ok=True)
+        if problem is not None:
+            raise InputError(f"{path}: cannot open the store: {problem} (the file is left untouched)")
         self.db = connect(path)
         self.db.executescript(_SCHEMA)
 
