@@ -437,13 +437,12 @@ def _table(
     # its widest cell on one line. When the fixed columns do not fit on one line, each gives up the same
     # share of what it has beyond its longest word: a column of short figures keeps its width, and the
     # columns of long texts (periods, clocks) wrap.
-    least = [
-        min(widest(i, words=True), LONG_WORD_W) if i in flex else widest(i, words=True) for i in range(len(header))
-    ]
+    columns = range(len(header))
+    most = [min(widest(i, words=True), LONG_WORD_W) if i in flex else widest(i, words=False) for i in columns]
     for i in {i for r in data_rows for i in flex if isinstance(r[i], _Markup)}:
-        least[i] = max(least[i], MARKUP_LEAST)  # its cells' text was not measured
-    most = [least[i] if i in flex else widest(i, words=False) for i in range(len(header))]
-    if sum(most) > FRAME_W:
+        most[i] = max(most[i], MARKUP_LEAST)  # its cells' text was not measured
+    if sum(most) > FRAME_W:  # the fixed columns' longest words, measured only now that they are needed
+        least = [most[i] if i in flex else widest(i, words=True) for i in columns]
         spare = max(FRAME_W - sum(least), 0.0)  # beyond every column's longest word (none: all scale down)
         share = spare / (sum(most) - sum(least)) if spare else 0.0
         widths = [lo + (hi - lo) * share for lo, hi in zip(least, most, strict=True)]
