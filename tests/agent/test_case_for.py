@@ -15,31 +15,12 @@ from agent.config import parse_inventory
 from agent.metrics import AgentMetrics
 from agent.store import schema
 from agent.store.sqlite import Interval, SqliteStore
-from sla.calendars import Month
 from sla.model import UnknownAs
 from sla.statement import compute
+from tests.agent.test_central_ledger import INVENTORY, MONTH, NOW
 
-INVENTORY = """
-version: 1
-agent: {id: central-1}
-clients:
-  - id: acme
-    sites:
-      - id: acme-lyon
-        agent: edge-lyon
-        services:
-          - id: acme-lyon-internet
-            contract: internet
-            monthly_fee_eur: 450.00
-            policy: {count_unnotified: true}
-            devices:
-              - name: cpe
-                address: 192.0.2.1
-                probes: [{kind: icmp, interval_s: 30}]
-"""
-SERVICE = parse_inventory(INVENTORY).clients[0].sites[0].services[0]
-MONTH = Month(2025, 11)  # 1 November 00:00 in Paris is 31 October 23:00 UTC
-NOW = datetime(2025, 11, 20, 14, 7, 13, tzinfo=UTC)
+SERVICE = parse_inventory(INVENTORY).clients[0].sites[0].services[0]  # acme-lyon-internet, contract internet
+# MONTH: November 2025 (1 November 00:00 in Paris is 31 October 23:00 UTC); NOW: Thursday 20th, 14:07:13 UTC
 
 
 def at(day: int, hour: int) -> int:
