@@ -58,7 +58,13 @@ def in_years(value: str | None) -> str | None:
 
 
 @contextmanager
-def opened(path: Path) -> Iterator[Ledger]:
+def opened(path: Path, read_only: bool = False) -> Iterator[Ledger]:
+    """The ledger, refusals reported as `refused: …` (exit 2). `read_only`: a command that only reads it
+    (verify, history, show) does not create a missing file: it says so (a mistyped `--ledger` or a command
+    run in the wrong directory would otherwise look like an empty, intact ledger)."""
+    if read_only and not path.exists():
+        typer.echo(f"error: {path}: no ledger here (nothing recorded yet; --ledger FILE or VIGIE_LEDGER)", err=True)
+        raise typer.Exit(2)
     try:
         ledger = Ledger(path, SystemClock())
     except LedgerError as exc:  # the message names the file
@@ -145,7 +151,7 @@ def history_command(
 ) -> None:
     """Every record, superseded ones included, as JSON lines (a ticket's provider reference: its
     ticket.reference records)."""
-    with opened(ledger) as book:
+    with opened(ledger, read_only=True) as book:
         records = book.subject(ticket_subject(book, subject, err=True)) if subject else book.records()
     if subject and not records:  # a mistyped reference must not look like a subject with no history
         typer.echo(f"error: no ledger records about {subject}", err=True)
@@ -159,7 +165,7 @@ def history_command(
 @app.command("verify")
 def verify_command(ledger: LedgerOpt = DEFAULT_LEDGER) -> None:
     """Check the hash chain: exits 1 if a record was changed after it was written."""
-    with opened(ledger) as book:
+    with opened(ledger, read_only=True) as book:
         problems = book.verify()
     for p in problems:
         typer.echo(p, err=True)

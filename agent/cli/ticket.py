@@ -180,7 +180,7 @@ def restore_command(
 @app.command("show")
 def show_command(ref: Ref, ledger: LedgerOpt = DEFAULT_LEDGER) -> None:
     """The ticket as the ledger folds it (corrections applied), as JSON."""
-    with opened(ledger) as book:
+    with opened(ledger, read_only=True) as book:
         view = fold_all(book.subject(ticket_subject(book, ref, err=True)))
     if not view.tickets:
         typer.echo(f"error: no ticket {ref}", err=True)

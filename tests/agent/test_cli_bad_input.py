@@ -465,10 +465,6 @@ OPTIONS: dict[str, tuple[list[str], list[str]]] = {
         ],
         ["--received-at", "0001-10-13T10:00:00+02:00 is outside the years 1970–2999"],
     ),
-    "ledger history of an unknown subject": (
-        ["ledger", "history", "UNKNOWN", "--ledger", "l.sqlite"],
-        ["error: no ledger records about UNKNOWN"],
-    ),
 }
 
 
@@ -529,6 +525,13 @@ def test_a_file_that_is_not_ours_is_left_untouched(name: str, tmp_path: Path) ->
     _refused(result.stderr, result.returncode, ["f: cannot open the"])
     assert (tmp_path / "f").read_bytes() == content
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f", "inv.yaml"]  # no -wal, -shm, nor out/
+
+
+@pytest.mark.parametrize("args", [["ledger", "verify"], ["ledger", "history"], ["ticket", "show", "T-1"]])
+def test_a_command_that_only_reads_the_ledger_does_not_create_a_missing_one(args: list[str], tmp_path: Path) -> None:
+    result = vigie(*args, "--ledger", "typo.sqlite", cwd=tmp_path)
+    _refused(result.stderr, result.returncode, ["typo.sqlite: no ledger here"])
+    assert list(tmp_path.iterdir()) == []  # nothing created: not an empty ledger reported intact
 
 
 def test_ledger_history_of_an_unknown_subject_exits_1(tmp_path: Path) -> None:
