@@ -37,10 +37,11 @@ import csv
 import hashlib
 import io
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from agent.inputs import InputError, UniqueKeyLoader, load_yaml, read_text
+from agent.inputs import InputError, UniqueKeyLoader, load_yaml, read_text, year_problem
 from agent.ledger.records import Kind, LedgerError, Record
 from agent.ledger.store import AUTO_EXCLUSION, AUTO_MAINTENANCE, FOLLOW, MAX_RECORD_ID
 
@@ -194,7 +195,18 @@ def records_from_csv(path: Path) -> list[Record]:
 
 def load_records(path: Path) -> list[Record]:
     if path.suffix.lower() == ".csv":
-        return records_from_csv(path)
-    if path.suffix.lower() in (".yaml", ".yml"):
-        return records_from_yaml(path)
-    raise LedgerError(f"{path}: expected a .yaml, .yml or .csv file")
+        records = records_from_csv(path)
+    elif path.suffix.lower() in (".yaml", ".yml"):
+        records = records_from_yaml(path)
+    else:
+        raise LedgerError(f"{path}: expected a .yaml, .yml or .csv file")
+    for r in records:  # the years the CLI's time options accept (agent.inputs.year_problem), before any is stored
+        for name in _TIMES:
+            try:
+                moment = datetime.fromisoformat(str(r.data.get(name)))
+            except ValueError:
+                continue  # absent, or no ISO time: the record's own check names it
+            problem = year_problem(moment)
+            if problem is not None:
+                raise LedgerError(f"{path}: {r.kind.value} {r.subject}: {name}: {problem}")
+    return records

@@ -123,6 +123,22 @@ FILES: dict[str, tuple[dict[str, str | bytes], list[str], list[str]]] = {
         ["ledger", "import", "records.yaml", "--ledger", "l.sqlite"],
         ["tickets[0].freezes", "expected a list", "5"],
     ),
+    "ledger import a ticket opened in year 9999": (
+        {
+            "records.yaml": "tickets:\n  - {ref: T-1, client: c, site: s, service: v, channel: email,\n"
+            "     opened_at: '9999-10-14T10:00:00+02:00'}\n"
+        },
+        ["ledger", "import", "records.yaml", "--ledger", "l.sqlite"],
+        ["records.yaml: ticket.open T-1: opened_at: 9999-10-14T10:00:00+02:00 is outside the years 1970–2999"],
+    ),
+    "ledger import CSV a freeze ending in year 1": (
+        {
+            "records.csv": "kind,subject,start,end,reason\nticket.freeze,T-1,2026-10-14T10:00:00+02:00,"
+            "0001-01-01T00:00:00+00:00,access_refused\n"
+        },
+        ["ledger", "import", "records.csv", "--ledger", "l.sqlite"],
+        ["records.csv: ticket.freeze T-1: end: 0001-01-01T00:00:00+00:00 is outside the years 1970–2999"],
+    ),
     "ledger import duplicate key": (
         {"records.yaml": "tickets: []\ntickets: []\n"},
         ["ledger", "import", "records.yaml", "--ledger", "l.sqlite"],
