@@ -158,7 +158,7 @@ class Central:
             agent = site.agent or self.inventory.agent.id
             last_beat = beats.get(agent)
             silent = last_beat is not None and self._silence_ms(agent, last_beat, now) > timeout_ms
-            silent_since = last_beat if silent else None
+            silent_since = last_beat if silent else None  # as `silent_since` (below) does, on the monotonic clock
             part = slice_for(view, ServiceRef(client.id, site.id, service.id), month)
             case = with_ledger(case_for(service, month, intervals, now, silent_since), part)
             try:
@@ -281,6 +281,14 @@ def case_for(
         outages=tuple(outages),
         known=tuple(known),
     )
+
+
+def silent_since(beats: dict[str, int], agent: str, until: datetime, timeout_s: int) -> int | None:
+    """The last heartbeat (epoch ms) of an edge agent silent at `until` for longer than `timeout_s`, else None:
+    `case_for`'s limit on its last state. For a month read from the store afterwards (a claim): an agent that
+    died during the month and never came back. One that came back wrote its own gap as `unknown`."""
+    last = beats.get(agent)
+    return last if last is not None and schema.ms(until) - last > timeout_s * 1000 else None
 
 
 def statement_fields(st: Statement, service: ServiceConfig) -> dict[str, FieldValue]:

@@ -416,7 +416,7 @@ class Notifier:
 
         claim = build_claim(
             client_info(self.inventory, client),
-            store_items(client, month, self.reader, fold_all(self._records(client.id)), now),
+            store_items(client, month, self.reader, fold_all(self._records(client.id)), now, self.inventory.agent),
             today=today,
         )
         deadline = claim.annex["claim_deadline"]

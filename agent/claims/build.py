@@ -148,6 +148,9 @@ def _service_row(item: ClaimItem, today: date) -> dict[str, Any]:
         "policy": j["policy"],
         "ledger_records": list(item.ledger_record_ids),
         "source": item.source,
+        # sla-semantics §5: how much of the month the measurements knew (the `incomplete_data` flag's figures)
+        "unknown_minutes": j["unknown_minutes"],
+        "data_completeness_pct": j["data_completeness_pct"],
     }
 
 

@@ -949,6 +949,8 @@ CSV_COLUMNS: dict[str, tuple[str, ...]] = {
         "void",
         "flags",
         "ledger_records",
+        "unknown_minutes",
+        "data_completeness_pct",
     ),
     "tickets": (
         "site",

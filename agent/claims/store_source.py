@@ -19,10 +19,10 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from agent.central import StoreReader, case_for
+from agent.central import StoreReader, case_for, silent_since
 from agent.claims.build import ClaimError, ClaimItem, ClientInfo
 from agent.claims.sources import claim_item
-from agent.config import Client, EmbeddedStoreConfig, InfluxStoreConfig, Inventory, LoadedConfig
+from agent.config import AgentConfig, Client, EmbeddedStoreConfig, InfluxStoreConfig, Inventory, LoadedConfig
 from agent.inputs import InputError
 from agent.ledger import ServiceRef
 from agent.ledger.convert import LedgerView
@@ -49,10 +49,12 @@ def month_until(month: Month, now: datetime) -> datetime:
 
 
 def store_items(
-    client: Client, month: Month, reader: StoreReader, view: LedgerView | None, now: datetime
+    client: Client, month: Month, reader: StoreReader, view: LedgerView | None, now: datetime, agent: AgentConfig
 ) -> list[ClaimItem]:
-    """The client's services in service during `month`, one claim item each, from the store."""
+    """The client's services in service during `month`, one claim item each, from the store. `agent`: the
+    inventory's (the default edge agent of a site, the heartbeat timeout)."""
     until = month_until(month, now)
+    beats = reader.last_heartbeats()
     items = []
     for site in client.sites:
         for service in site.services:
@@ -61,7 +63,8 @@ def store_items(
             except ValueError:
                 continue  # not in service that month: nothing to claim, nothing to list
             intervals = reader.state_intervals(service.id, "edge", until_ms=schema.ms(until))
-            case = case_for(service, month, intervals, until)
+            silent = silent_since(beats, site.agent or agent.id, until, agent.central.heartbeat_timeout_s)
+            case = case_for(service, month, intervals, until, silent)
             ref = ServiceRef(client.id, site.id, service.id)
             items.append(claim_item(case, ref, site.name or site.id, view, SOURCE))
     return items

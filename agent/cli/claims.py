@@ -195,7 +195,7 @@ def from_store(
     built = []
     with open_reader(loaded, store, database) as reader:
         for c in clients:
-            items = store_items(c, month, reader, ledger_view(ledger, c.id), now)
+            items = store_items(c, month, reader, ledger_view(ledger, c.id), now, inv.agent)
             if items:
                 built.append(build_claim(client_info(inv, c), items, today=day, draft=draft))
     return built

@@ -272,6 +272,31 @@ def test_a_claim_from_the_store_equals_the_claim_from_the_equivalent_case_files(
     assert len(from_store["outages"]) >= 6 and from_store["microcuts"]
 
 
+def test_an_agent_that_died_in_the_month_leaves_unknown_time_in_the_claim(
+    embedded: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The Paris site's agent (the inventory's own, `central-1`) sent its last heartbeat on 25 October and never
+    came back: its last state (up since the 27th, 14:30 — a change it recorded, so alive then) holds until that
+    change, and the rest of the month is unknown in the claim, not available. Lyon's agent is not concerned."""
+    inventory, ledger = embedded
+    code, output = build("--inventory", str(inventory), "--ledger", str(ledger), "--out", str(tmp_path / "before"))
+    assert code == 0, output
+    store = SqliteStore(tmp_path / "vigie.db")
+    beat = schema.ms(at("2026-10-25T12:00:00+02:00"))
+    store.write([schema.heartbeat(agent="central-1", role="edge", seq=9, uptime_s=1, spool_records=0, time_ms=beat)])
+    store.close()
+    code, output = build("--inventory", str(inventory), "--ledger", str(ledger), "--out", str(tmp_path / "after"))
+    assert code == 0, output
+    before, after = (
+        {s["service_id"]: s for s in claim_json(tmp_path / d)["annex"]["services"]} for d in ("before", "after")
+    )
+    paris = after["acme-paris-sdsl"]
+    assert before["acme-paris-sdsl"]["unknown_minutes"] == "0.00"
+    assert paris["unknown_minutes"] == f"{(4 * 24 + 9) * 60 + 30}.00"  # 27 Oct 14:30 → 1 Nov 00:00, Paris
+    assert "incomplete_data" in paris["flags"]
+    assert after["acme-lyon-internet"] == before["acme-lyon-internet"]
+
+
 def test_store_options_are_checked(embedded: tuple[Path, Path], tmp_path: Path) -> None:
     inventory, _ = embedded
     out = str(tmp_path / "o")
