@@ -188,6 +188,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "overlapping_tickets": "Deux tickets ouverts en même temps pour ce service",
         "policy": "Règles appliquées",
         "records": "Enregistrements du registre",
+        "completeness": "Complétude des mesures",
+        "unknown": "état inconnu",
         "source": "Source",
         "draft": "PROJET — DRAFT",
         "void_marking": "NUL — DÉLAI DÉPASSÉ",
@@ -286,6 +288,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "overlapping_tickets": "Two tickets open at the same time for this service",
         "policy": "Policy used",
         "records": "Ledger records",
+        "completeness": "Data completeness",
+        "unknown": "state unknown",
         "source": "Source",
         "draft": "DRAFT",
         "void_marking": "VOID — DEADLINE PASSED",
@@ -775,6 +779,8 @@ def _story(claim: Claim, lang: str, charts: Sequence[Drawing]) -> list[Flowable]
             f" — {t['version']} {s['contract_version']} — {t['fee']} {money(s['monthly_fee_eur'])}.",
             f" {t['policy']}: {policy}.",
             f" {t['flags']}: {', '.join(s['flags'])}." if s["flags"] else "",
+            f" {t['completeness']}: {pct(s['data_completeness_pct'])}"
+            f" ({t['unknown']}: {num(s['unknown_minutes'])}\u00a0min).",
             f" {t['records']}: {', '.join(map(str, s['ledger_records'])) if s['ledger_records'] else '—'}.",
             f" {t['source']}: {s['source']}." if s["source"] else "",
         ]

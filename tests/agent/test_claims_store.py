@@ -27,6 +27,7 @@ from agent.store import schema
 from agent.store.influx import InfluxQL
 from agent.store.schema import Record as Point
 from agent.store.sqlite import SqliteStore
+from tests.agent.test_claims import pdf_pages, squash
 from tests.influx_support import influx_db, influxdb_url
 
 __all__ = ["influx_db"]
@@ -295,6 +296,13 @@ def test_an_agent_that_died_in_the_month_leaves_unknown_time_in_the_claim(
     assert paris["unknown_minutes"] == f"{(4 * 24 + 9) * 60 + 30}.00"  # 27 Oct 14:30 → 1 Nov 00:00, Paris
     assert "incomplete_data" in paris["flags"]
     assert after["acme-lyon-internet"] == before["acme-lyon-internet"]
+    completeness = paris["data_completeness_pct"]
+    assert float(completeness) < 100
+    for lang, line in (
+        ("fr", f"Complétude des mesures: {completeness.replace('.', ',')} % (état inconnu: 6330,00 min)"),
+        ("en", f"Data completeness: {completeness} % (state unknown: 6330.00 min)"),
+    ):
+        assert line in squash(" ".join(pdf_pages(tmp_path / "after" / f"acme-{MONTH}-{lang}.pdf", layout=False)))
 
 
 def test_store_options_are_checked(embedded: tuple[Path, Path], tmp_path: Path) -> None:
