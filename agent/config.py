@@ -353,13 +353,13 @@ class Inventory(_Strict):
         _unique("service id", [s.id for c in self.clients for site in c.sites for s in site.services])
         return self
 
-    def reference_errors(self) -> Iterator[tuple[Path_, str]]:
+    def reference_errors(self) -> Iterator[tuple[KeyPath, str]]:
         """Keys that must name something of the inventory (checked after validation, reported with their line)."""
         if self.notifications is None:
             return
         sites = {c.id: {s.id for s in c.sites} for c in self.clients}
         for client_id, settings in self.notifications.clients.items():
-            where: Path_ = ("notifications", "clients", client_id)
+            where: KeyPath = ("notifications", "clients", client_id)
             if client_id not in sites:
                 yield where, f"{client_id!r} is not a client of this inventory"
                 continue
@@ -417,16 +417,10 @@ def _unique(what: str, names: list[str]) -> None:
         seen.add(n)
 
 
-# --- YAML with line marks ----------------------------------------------------------------------------------
+# --- YAML with line marks (agent/inputs.py's load_yaml_with_lines, shared with the claims manifest) ---------
 
 
-# the line-marked YAML is agent/inputs.py's, shared with the claims manifest
-Path_ = KeyPath
-_dotted = dotted
-_line_of = line_of
-
-
-def _yaml_path(data: Any, loc: tuple[str | int, ...]) -> Path_:
+def _yaml_path(data: Any, loc: tuple[str | int, ...]) -> KeyPath:
     """Pydantic's error location → the path in the document (dropping union tags and validator names)."""
     path: list[str | int] = []
     cursor = data
@@ -444,7 +438,7 @@ def _yaml_path(data: Any, loc: tuple[str | int, ...]) -> Path_:
     return (*path, *tail[-1:]) if tail and not isinstance(cursor, str | int | float | Decimal) else tuple(path)
 
 
-def _literal_secrets(data: Any, path: Path_) -> Iterator[Path_]:
+def _literal_secrets(data: Any, path: KeyPath) -> Iterator[KeyPath]:
     """Secret sources written in clear (`{value: ...}`) anywhere in the document."""
     if isinstance(data, dict):
         if "value" in data and set(data) <= {"env", "file", "value"}:
@@ -465,7 +459,7 @@ def parse_inventory(text: str, source: str = "<inventory>") -> Inventory:
     if not isinstance(data, dict):
         raise ConfigError([f"{source}:1: (top): expected a mapping with `agent:` and `clients:`"])
     errors = [
-        f"{source}:{_line_of(lines, p)}: {_dotted(p)}: a secret in clear in the config; "
+        f"{source}:{line_of(lines, p)}: {dotted(p)}: a secret in clear in the config; "
         "use {env: VARIABLE} or {file: /path/to/secret}"
         for p in _literal_secrets(data, ())
     ]
@@ -477,11 +471,11 @@ def parse_inventory(text: str, source: str = "<inventory>") -> Inventory:
         for err, path in zip(found, paths, strict=True):
             if err["type"] == "too_short" and any(len(p) > len(path) and p[: len(path)] == path for p in paths):
                 continue  # "at least 1 item" only because its items failed: they are reported themselves
-            line = _line_of(lines, path)
+            line = line_of(lines, path)
             where = f"{source}:{line}" if line is not None else source
-            errors.append(f"{where}: {_dotted(path)}: {err['msg']}")
+            errors.append(f"{where}: {dotted(path)}: {err['msg']}")
     else:
-        errors += [f"{source}:{_line_of(lines, p)}: {_dotted(p)}: {m}" for p, m in inventory.reference_errors()]
+        errors += [f"{source}:{line_of(lines, p)}: {dotted(p)}: {m}" for p, m in inventory.reference_errors()]
     if errors:
         raise ConfigError(errors)
     return inventory
