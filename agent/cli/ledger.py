@@ -94,7 +94,7 @@ def ticket_subject(book: Ledger, name: str, *, err: bool = False) -> str:
     """The ticket `name` designates: the one opened under it, else the one it is the provider's reference of
     (`vigie ticket reference`), said on stdout (stderr: `err`, when stdout is JSON); `name` itself when no
     ticket has it (the ledger then refuses the record, naming it)."""
-    ticket = find_ticket(fold_all(book.records(kinds=["ticket"])), name)
+    ticket = find_ticket(fold_all(book.tickets_naming(name)), name)
     if ticket is None or ticket.ref == name:
         return name
     typer.echo(f"{name}: the provider's reference of ticket {ticket.ref}", err=err)

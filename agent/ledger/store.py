@@ -179,7 +179,7 @@ class Ledger:
         if record.kind in (Kind.TICKET_OPEN, Kind.TICKET_REFERENCE):
             # a ticket's names are unique across subjects, which its own history cannot tell
             name = record.data.get("provider_ref") if record.kind is Kind.TICKET_REFERENCE else record.subject
-            others = [t for t in fold_all(self._tickets_naming(db, str(name or ""))).tickets if t.ref != record.subject]
+            others = [t for t in fold_all(self.tickets_naming(str(name or ""))).tickets if t.ref != record.subject]
             check_ticket_names(record, others)
         record = replace(record, recorded_at=self.clock.now())
         last = db.execute("SELECT chain FROM ledger_records ORDER BY id DESC LIMIT 1").fetchone()
@@ -212,12 +212,12 @@ class Ledger:
         rows = db.execute(f"SELECT {_COLUMNS} FROM ledger_records WHERE subject = ? ORDER BY id", (subject,))
         return [_row(r) for r in rows]
 
-    def _tickets_naming(self, db: sqlite3.Connection, name: str) -> list[Record]:
+    def tickets_naming(self, name: str) -> list[Record]:
         """Every record of the subjects that may bear `name`: the ticket opened under it, and the tickets whose
         provider reference contains it (a superset: `check_ticket_names` compares the folded, stripped names).
         Folding these, not the whole ledger, keeps each ticket opening as cheap in a long ledger or an import
-        of many tickets as in a new one."""
-        rows = db.execute(
+        of many tickets as in a new one (and finding a ticket by either name: agent.cli.ledger.ticket_subject)."""
+        rows = self._db.execute(
             f"""SELECT {_COLUMNS} FROM ledger_records WHERE subject IN (
                     SELECT ? UNION SELECT subject FROM ledger_records
                     WHERE kind = ? AND instr(json_extract(data, '$.provider_ref'), ?) > 0)
